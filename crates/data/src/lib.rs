@@ -1,0 +1,177 @@
+//! MNIST for mlcmp: the four raw IDX files, read and validated.
+//!
+//! ```no_run
+//! let mnist = mlcmp_data::Mnist::load(&mlcmp_data::default_dir()).unwrap();
+//! assert_eq!(mnist.train.len(), 60_000);
+//! let (pixels, label) = mnist.train.sample(0); // 784 u8 pixels, label 0..=9
+//! assert_eq!((pixels.len(), label), (784, 5));
+//! ```
+//!
+//! Every malformed input is an [`Error`] that names the file and what is wrong; nothing here panics on
+//! bad data.
+
+mod idx;
+
+pub use idx::{parse_images, parse_labels, read_images, read_labels, Images};
+
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The four files, their sizes and SHA-256 (the values in shared/FACTS.md).
+pub const FILES: [(&str, u64, &str); 4] = [
+    (
+        "train-images-idx3-ubyte",
+        47_040_016,
+        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    ),
+    ("train-labels-idx1-ubyte", 60_008, "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+    ("t10k-images-idx3-ubyte", 7_840_016, "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+    ("t10k-labels-idx1-ubyte", 10_008, "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+];
+
+/// A data error: the file it concerns and a sentence saying what is wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Error {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl Error {
+    pub fn new(path: &Path, message: impl Into<String>) -> Self {
+        Error { path: path.to_path_buf(), message: message.into() }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The data folder: `$MLCMP_DATA` if set, else `data/mnist` under the workspace root.
+pub fn default_dir() -> PathBuf {
+    match std::env::var_os("MLCMP_DATA") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist"),
+    }
+}
+
+/// One split: images as contiguous u8 rows and their labels.
+#[derive(Debug, Clone)]
+pub struct Split {
+    pub images: Images,
+    pub labels: Vec<u8>,
+}
+
+impl Split {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The pixels (rows x cols u8) and label of sample `i`.
+    pub fn sample(&self, i: usize) -> (&[u8], u8) {
+        (self.images.image(i), self.labels[i])
+    }
+
+    /// Count of each label 0..=9.
+    pub fn histogram(&self) -> [usize; 10] {
+        let mut h = [0; 10];
+        for &l in &self.labels {
+            h[l as usize] += 1;
+        }
+        h
+    }
+
+    /// Read an image file and its label file, checking that they belong together.
+    pub fn load(images: &Path, labels: &Path) -> Result<Split, Error> {
+        let imgs = read_images(images)?;
+        let labs = read_labels(labels)?;
+        if imgs.count != labs.len() {
+            return Err(Error::new(
+                images,
+                format!(
+                    "holds {} images but {} holds {} labels; the two files must come from the same split",
+                    imgs.count,
+                    labels.display(),
+                    labs.len()
+                ),
+            ));
+        }
+        Ok(Split { images: imgs, labels: labs })
+    }
+
+    /// The first `n` samples (all when `n` is larger).
+    pub fn truncate(&mut self, n: usize) {
+        let n = n.min(self.len());
+        self.labels.truncate(n);
+        self.images.pixels.truncate(n * self.images.rows * self.images.cols);
+        self.images.count = n;
+    }
+}
+
+/// The MNIST training and test splits.
+#[derive(Debug, Clone)]
+pub struct Mnist {
+    pub train: Split,
+    pub test: Split,
+}
+
+impl Mnist {
+    /// Load the four files from `dir` (structure only; see [`verify`] for checksums).
+    pub fn load(dir: &Path) -> Result<Mnist, Error> {
+        for (name, _, _) in FILES {
+            let p = dir.join(name);
+            if !p.is_file() {
+                return Err(Error::new(
+                    &p,
+                    "missing; run `mlcmp data fetch` (or scripts/setup) or point --data-dir / MLCMP_DATA at a folder with the four MNIST IDX files",
+                ));
+            }
+        }
+        Ok(Mnist {
+            train: Split::load(&dir.join(FILES[0].0), &dir.join(FILES[1].0))?,
+            test: Split::load(&dir.join(FILES[2].0), &dir.join(FILES[3].0))?,
+        })
+    }
+}
+
+/// Checksum status of one file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileStatus {
+    Ok,
+    Missing,
+    Mismatch { actual: String },
+}
+
+/// SHA-256 of a file, lower-case hex.
+pub fn sha256_file(path: &Path) -> Result<String, Error> {
+    let bytes = std::fs::read(path).map_err(|e| Error::new(path, format!("cannot read: {e}")))?;
+    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Check each of the four files in `dir` against its published SHA-256.
+pub fn verify(dir: &Path) -> Vec<(PathBuf, FileStatus)> {
+    FILES
+        .iter()
+        .map(|(name, _, sum)| {
+            let p = dir.join(name);
+            let status = if !p.is_file() {
+                FileStatus::Missing
+            } else {
+                match sha256_file(&p) {
+                    Ok(actual) if actual == *sum => FileStatus::Ok,
+                    Ok(actual) => FileStatus::Mismatch { actual },
+                    Err(e) => FileStatus::Mismatch { actual: e.message },
+                }
+            };
+            (p, status)
+        })
+        .collect()
+}
