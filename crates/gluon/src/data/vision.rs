@@ -1,0 +1,112 @@
+//! `data.vision`: MNIST as a dataset and the image transforms.
+
+use super::ArrayDataset;
+use crate::error::{bail, Result};
+use crate::nd::NDArray;
+
+/// `gluon.data.vision.MNIST`: images `(28, 28, 1)` u8 and f32 labels, from the raw IDX contents
+/// (this crate does no I/O: the caller reads the files).
+pub struct MNIST;
+
+impl MNIST {
+    pub fn from_raw(pixels: Vec<u8>, labels: &[u8], rows: usize, cols: usize) -> Result<ArrayDataset> {
+        if pixels.len() != labels.len() * rows * cols {
+            bail!("MNIST: {} pixels do not make {} images of {rows}x{cols}", pixels.len(), labels.len());
+        }
+        let images = NDArray::from_u8(pixels, (labels.len(), rows, cols, 1))?;
+        ArrayDataset::new(images, super::labels_from_u8(labels))
+    }
+}
+
+pub mod transforms {
+    use crate::data::Transform;
+    use crate::error::{bail, Result};
+    use crate::nd::NDArray;
+    use candle_core::DType;
+
+    /// `transforms.ToTensor()`: (H, W, C) u8 in 0..=255 to (C, H, W) f32 in [0, 1]; a batch
+    /// (N, H, W, C) becomes (N, C, H, W).
+    pub struct ToTensor;
+
+    impl Transform for ToTensor {
+        fn apply(&self, x: &NDArray) -> Result<NDArray> {
+            let t = x.tensor().to_dtype(DType::F32)?.affine(1.0 / 255.0, 0.0)?;
+            let t = match t.rank() {
+                3 => t.permute((2, 0, 1))?,
+                4 => t.permute((0, 3, 1, 2))?,
+                r => bail!("ToTensor needs an (H, W, C) image or an (N, H, W, C) batch, got {r} dimension(s)"),
+            };
+            Ok(NDArray::from_tensor(t.contiguous()?))
+        }
+
+        fn batchable(&self) -> bool {
+            true
+        }
+    }
+
+    /// `transforms.Normalize(mean, std)`: `(x - mean) / std` per channel of a (C, H, W) tensor
+    /// (or (N, C, H, W) batch). One value applies to every channel.
+    pub struct Normalize {
+        mean: Vec<f32>,
+        std: Vec<f32>,
+    }
+
+    impl Normalize {
+        pub fn new(mean: f32, std: f32) -> Normalize {
+            Normalize { mean: vec![mean], std: vec![std] }
+        }
+
+        pub fn per_channel(mean: Vec<f32>, std: Vec<f32>) -> Result<Normalize> {
+            if mean.len() != std.len() || mean.is_empty() {
+                bail!("Normalize: {} means and {} stds; give one of each per channel", mean.len(), std.len());
+            }
+            if let Some(s) = std.iter().find(|s| **s == 0.0 || !s.is_finite()) {
+                bail!("Normalize: std {s} must be finite and non-zero");
+            }
+            Ok(Normalize { mean, std })
+        }
+    }
+
+    impl Transform for Normalize {
+        fn apply(&self, x: &NDArray) -> Result<NDArray> {
+            let t = x.tensor();
+            if self.mean.len() == 1 {
+                let s = 1.0 / self.std[0] as f64;
+                return Ok(NDArray::from_tensor(t.affine(s, -(self.mean[0] as f64) * s)?));
+            }
+            let c = self.mean.len();
+            let axis = t.rank().checked_sub(3).ok_or_else(|| crate::Error::msg("Normalize needs (C, H, W)"))?;
+            if t.dims()[axis] != c {
+                bail!("Normalize: {c} channel statistics for an input with {} channels", t.dims()[axis]);
+            }
+            let mut shape = vec![1; t.rank()];
+            shape[axis] = c;
+            let m = candle_core::Tensor::from_vec(self.mean.clone(), shape.clone(), t.device())?;
+            let s = candle_core::Tensor::from_vec(self.std.clone(), shape, t.device())?;
+            Ok(NDArray::from_tensor(t.broadcast_sub(&m)?.broadcast_div(&s)?))
+        }
+
+        fn batchable(&self) -> bool {
+            true
+        }
+    }
+
+    /// `transforms.Compose([...])`.
+    pub struct Compose(Vec<Box<dyn Transform>>);
+
+    impl Compose {
+        pub fn new(ts: Vec<Box<dyn Transform>>) -> Compose {
+            Compose(ts)
+        }
+    }
+
+    impl Transform for Compose {
+        fn apply(&self, x: &NDArray) -> Result<NDArray> {
+            self.0.iter().try_fold(x.clone(), |x, t| t.apply(&x))
+        }
+
+        fn batchable(&self) -> bool {
+            self.0.iter().all(|t| t.batchable())
+        }
+    }
+}

@@ -1,0 +1,575 @@
+//! The operators. Each one computes its result eagerly and, when recording, keeps an [`Op`] whose
+//! `backward` turns the output gradient into the inputs' gradients. Forward and backward of an op sit
+//! next to each other so one can be checked against the other.
+
+use super::{fmt_shape, NDArray, DEV};
+use crate::autograd::{is_recording, Node};
+use crate::error::{bail, Result};
+use candle_core::shape::ShapeWithOneHole;
+use candle_core::{DType, Shape, Tensor, D};
+
+/// A recorded operation and what its backward needs beyond its inputs and output.
+#[derive(Debug, Clone)]
+pub enum Op {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    /// `x * mul + add`: the scalar forms of + - * / and negation.
+    Affine { mul: f64 },
+    /// `x ** p`.
+    Pow(f64),
+    Exp,
+    Log,
+    Sqrt,
+    Relu,
+    Sigmoid,
+    Tanh,
+    /// `dot(a, b)` with optional transposes of either operand (2-d).
+    Dot { ta: bool, tb: bool },
+    /// Sum over `axes`; the backward broadcasts back over them.
+    Sum { axes: Vec<usize>, scale: f64 },
+    Max { axes: Vec<usize> },
+    Reshape,
+    Transpose { perm: Vec<usize> },
+    /// `pick(x, index)` along the last axis.
+    Pick { index: Vec<u32> },
+    Softmax,
+    LogSoftmax,
+    /// Fused `-log_softmax(x)[label]` per row, keeping the probabilities for the backward.
+    SoftmaxCrossEntropy { prob: Tensor, label: Vec<u32> },
+}
+
+/// Record `op` producing `out` from `inputs` when autograd is recording and some input needs a gradient.
+fn record(op: Op, inputs: &[&NDArray], out: Tensor) -> NDArray {
+    let node = (is_recording() && inputs.iter().any(|x| x.requires_grad()))
+        .then(|| Node { op, inputs: inputs.iter().map(|x| (*x).clone()).collect() });
+    NDArray::with_node(out, node)
+}
+
+/// Sum `g` down to `shape`, undoing a broadcast.
+fn unbroadcast(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    if g.dims() == shape {
+        return Ok(g.clone());
+    }
+    let lead = g.rank() - shape.len();
+    let mut axes: Vec<usize> = (0..lead).collect();
+    for (i, &d) in shape.iter().enumerate() {
+        if d == 1 && g.dims()[lead + i] != 1 {
+            axes.push(lead + i);
+        }
+    }
+    Ok(g.sum_keepdim(axes)?.reshape(shape)?)
+}
+
+fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+    let n = a.len().max(b.len());
+    let at = |s: &[usize], i: usize| if i + s.len() >= n { s[i + s.len() - n] } else { 1 };
+    (0..n)
+        .map(|i| match (at(a, i), at(b, i)) {
+            (x, y) if x == y || y == 1 => Ok(x),
+            (1, y) => Ok(y),
+            _ => bail!("operands could not be broadcast together with shapes {} and {}", fmt_shape(a), fmt_shape(b)),
+        })
+        .collect()
+}
+
+fn axis(ndim: usize, a: isize) -> Result<usize> {
+    let r = if a < 0 { a + ndim as isize } else { a };
+    if r < 0 || r as usize >= ndim {
+        bail!("axis {a} is out of range for an array with {ndim} dimension(s)");
+    }
+    Ok(r as usize)
+}
+
+fn axes_of(ndim: usize, axes: Option<&[isize]>) -> Result<Vec<usize>> {
+    let mut v = match axes {
+        None => (0..ndim).collect(),
+        Some(a) => a.iter().map(|&x| axis(ndim, x)).collect::<Result<Vec<_>>>()?,
+    };
+    v.sort_unstable();
+    v.dedup();
+    Ok(v)
+}
+
+/// The shape after reducing `axes` without keepdims: MXNet keeps at least one dimension, `(1,)`.
+fn reduced_shape(dims: &[usize], axes: &[usize], keepdims: bool) -> Vec<usize> {
+    let mut s: Vec<usize> = dims
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &d)| match axes.contains(&i) {
+            true if keepdims => Some(1),
+            true => None,
+            false => Some(d),
+        })
+        .collect();
+    if s.is_empty() {
+        s.push(1);
+    }
+    s
+}
+
+fn sigmoid(t: &Tensor) -> Result<Tensor> {
+    Ok((t.neg()?.exp()? + 1.0)?.recip()?)
+}
+
+fn softmax_last(t: &Tensor) -> Result<Tensor> {
+    let e = t.broadcast_sub(&t.max_keepdim(D::Minus1)?)?.exp()?;
+    Ok(e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?)
+}
+
+fn to_labels(label: &NDArray, rows: usize, classes: usize, what: &str) -> Result<Vec<u32>> {
+    let v = label.to_vec()?;
+    if v.len() != rows {
+        bail!("{what}: {} labels for {rows} rows (label shape {})", v.len(), fmt_shape(&label.shape()));
+    }
+    v.iter()
+        .map(|&l| {
+            if l < 0.0 || l as usize >= classes || l.fract() != 0.0 {
+                bail!("{what}: label {l} is not a class index in 0..{classes}");
+            }
+            Ok(l as u32)
+        })
+        .collect()
+}
+
+impl Op {
+    /// Gradients of the inputs given the output gradient `g`; only those with `needs[i]` are computed.
+    pub(crate) fn backward(
+        &self,
+        x: &[NDArray],
+        out: &Tensor,
+        g: &Tensor,
+        needs: &[bool],
+    ) -> Result<Vec<Option<Tensor>>> {
+        let need = |i: usize| needs.get(i).copied().unwrap_or(false);
+        let xt = |i: usize| x[i].tensor();
+        let one = |t: Result<Tensor>| Ok(vec![Some(t?)]);
+        match self {
+            Op::Add | Op::Sub => {
+                let ga = if need(0) { Some(unbroadcast(g, &x[0].shape())?) } else { None };
+                let gb = if need(1) {
+                    let gb = unbroadcast(g, &x[1].shape())?;
+                    Some(if matches!(self, Op::Sub) { gb.neg()? } else { gb })
+                } else {
+                    None
+                };
+                Ok(vec![ga, gb])
+            }
+            Op::Mul => {
+                let ga = if need(0) { Some(unbroadcast(&g.broadcast_mul(&xt(1))?, &x[0].shape())?) } else { None };
+                let gb = if need(1) { Some(unbroadcast(&g.broadcast_mul(&xt(0))?, &x[1].shape())?) } else { None };
+                Ok(vec![ga, gb])
+            }
+            Op::Div => {
+                let b = xt(1);
+                let ga = if need(0) { Some(unbroadcast(&g.broadcast_div(&b)?, &x[0].shape())?) } else { None };
+                // d(a/b)/db = -out / b
+                let gb = if need(1) {
+                    Some(unbroadcast(&g.mul(&out.broadcast_div(&b)?.neg()?.broadcast_as(g.shape())?)?, &x[1].shape())?)
+                } else {
+                    None
+                };
+                Ok(vec![ga, gb])
+            }
+            Op::Affine { mul } => one(Ok(g.affine(*mul, 0.0)?)),
+            Op::Pow(p) => one(Ok(g.mul(&xt(0).powf(p - 1.0)?.affine(*p, 0.0)?)?)),
+            Op::Exp => one(Ok(g.mul(out)?)),
+            Op::Log => one(Ok(g.div(&xt(0))?)),
+            Op::Sqrt => one(Ok(g.div(&out.affine(2.0, 0.0)?)?)),
+            Op::Relu => one(Ok(g.mul(&xt(0).gt(0f64)?.to_dtype(g.dtype())?)?)),
+            Op::Sigmoid => one(Ok(g.mul(&out.mul(&out.affine(-1.0, 1.0)?)?)?)),
+            Op::Tanh => one(Ok(g.mul(&out.sqr()?.affine(-1.0, 1.0)?)?)),
+            Op::Dot { ta, tb } => {
+                let (a, b) = (xt(0), xt(1));
+                let ga = if need(0) {
+                    // out = A'B' with A' = a or a^T: dA' = g B'^T, and da = dA' or dA'^T.
+                    Some(match (ta, tb) {
+                        (false, false) => g.matmul(&b.t()?)?,
+                        (false, true) => g.matmul(&b)?,
+                        (true, false) => b.matmul(&g.t()?)?,
+                        (true, true) => b.t()?.matmul(&g.t()?)?,
+                    })
+                } else {
+                    None
+                };
+                let gb = if need(1) {
+                    Some(match (ta, tb) {
+                        (false, false) => a.t()?.matmul(g)?,
+                        (true, false) => a.matmul(g)?,
+                        (false, true) => g.t()?.matmul(&a)?,
+                        (true, true) => g.t()?.matmul(&a.t()?)?,
+                    })
+                } else {
+                    None
+                };
+                Ok(vec![ga, gb])
+            }
+            Op::Sum { axes, scale } => {
+                let s = x[0].shape();
+                let keep = reduced_shape(&s, axes, true);
+                one(Ok(g.reshape(keep)?.broadcast_as(s)?.affine(*scale, 0.0)?))
+            }
+            Op::Max { axes } => {
+                let s = x[0].shape();
+                let keep = reduced_shape(&s, axes, true);
+                let mask = xt(0).broadcast_eq(&out.reshape(keep.clone())?)?.to_dtype(g.dtype())?;
+                one(Ok(mask.broadcast_mul(&g.reshape(keep)?)?))
+            }
+            Op::Reshape => one(Ok(g.reshape(x[0].shape())?)),
+            Op::Transpose { perm } => {
+                let mut inv = vec![0; perm.len()];
+                for (i, &p) in perm.iter().enumerate() {
+                    inv[p] = i;
+                }
+                one(Ok(g.permute(inv)?.contiguous()?))
+            }
+            Op::Pick { index } => {
+                let s = x[0].shape();
+                let c = *s.last().unwrap();
+                let gv = g.flatten_all()?.to_vec1::<f32>()?;
+                let mut dx = vec![0f32; gv.len() * c];
+                for (r, (&i, &gi)) in index.iter().zip(&gv).enumerate() {
+                    dx[r * c + i as usize] = gi;
+                }
+                one(Ok(Tensor::from_vec(dx, s, &DEV)?))
+            }
+            Op::Softmax => {
+                let gy = g.mul(out)?;
+                one(Ok(gy.broadcast_sub(&out.broadcast_mul(&gy.sum_keepdim(D::Minus1)?)?)?))
+            }
+            Op::LogSoftmax => one(Ok(g.broadcast_sub(&out.exp()?.broadcast_mul(&g.sum_keepdim(D::Minus1)?)?)?)),
+            Op::SoftmaxCrossEntropy { prob, label } => {
+                // d/dx of -log softmax(x)[y] is softmax(x) - onehot(y), scaled by each row's gradient.
+                let (rows, c) = prob.dims2()?;
+                let mut p = prob.flatten_all()?.to_vec1::<f32>()?;
+                let gv = g.flatten_all()?.to_vec1::<f32>()?;
+                for r in 0..rows {
+                    p[r * c + label[r] as usize] -= 1.0;
+                    p[r * c..(r + 1) * c].iter_mut().for_each(|v| *v *= gv[r]);
+                }
+                one(Ok(Tensor::from_vec(p, (rows, c), &DEV)?))
+            }
+        }
+    }
+}
+
+macro_rules! unary {
+    ($(#[$doc:meta])* $name:ident, $op:expr, $f:expr) => {
+        $(#[$doc])*
+        pub fn $name(&self) -> Result<NDArray> {
+            let f: fn(&Tensor) -> Result<Tensor> = $f;
+            Ok(record($op, &[self], f(&self.tensor())?))
+        }
+    };
+}
+
+impl NDArray {
+    fn binary(&self, rhs: &NDArray, op: Op) -> Result<NDArray> {
+        let (a, b) = (self.tensor(), rhs.tensor());
+        if a.dtype() != b.dtype() {
+            bail!("operands have different dtypes {:?} and {:?}; convert one with astype()", a.dtype(), b.dtype());
+        }
+        broadcast_shape(a.dims(), b.dims())?;
+        let out = match op {
+            Op::Add => a.broadcast_add(&b)?,
+            Op::Sub => a.broadcast_sub(&b)?,
+            Op::Mul => a.broadcast_mul(&b)?,
+            Op::Div => a.broadcast_div(&b)?,
+            _ => unreachable!("binary op"),
+        };
+        Ok(record(op, &[self, rhs], out))
+    }
+
+    /// Elementwise `self + rhs` with NumPy broadcasting.
+    pub fn add(&self, rhs: &NDArray) -> Result<NDArray> {
+        self.binary(rhs, Op::Add)
+    }
+    pub fn sub(&self, rhs: &NDArray) -> Result<NDArray> {
+        self.binary(rhs, Op::Sub)
+    }
+    pub fn mul(&self, rhs: &NDArray) -> Result<NDArray> {
+        self.binary(rhs, Op::Mul)
+    }
+    pub fn div(&self, rhs: &NDArray) -> Result<NDArray> {
+        self.binary(rhs, Op::Div)
+    }
+
+    /// `self * mul + add` for scalars.
+    pub fn affine(&self, mul: f64, add: f64) -> Result<NDArray> {
+        Ok(record(Op::Affine { mul }, &[self], self.tensor().affine(mul, add)?))
+    }
+
+    /// `self ** p` for a scalar exponent.
+    pub fn pow(&self, p: f64) -> Result<NDArray> {
+        Ok(record(Op::Pow(p), &[self], self.tensor().powf(p)?))
+    }
+
+    pub fn neg(&self) -> Result<NDArray> {
+        self.affine(-1.0, 0.0)
+    }
+
+    pub fn square(&self) -> Result<NDArray> {
+        self.pow(2.0)
+    }
+
+    unary!(exp, Op::Exp, |t| Ok(t.exp()?));
+    unary!(log, Op::Log, |t| Ok(t.log()?));
+    unary!(sqrt, Op::Sqrt, |t| Ok(t.sqrt()?));
+    unary!(relu, Op::Relu, |t| Ok(t.relu()?));
+    unary!(sigmoid, Op::Sigmoid, sigmoid);
+    unary!(tanh, Op::Tanh, |t| Ok(t.tanh()?));
+    unary!(
+        /// Softmax over the last axis.
+        softmax,
+        Op::Softmax,
+        softmax_last
+    );
+    unary!(
+        /// Log-softmax over the last axis, computed stably.
+        log_softmax,
+        Op::LogSoftmax,
+        |t| {
+            let z = t.broadcast_sub(&t.max_keepdim(D::Minus1)?)?;
+            Ok(z.broadcast_sub(&z.exp()?.sum_keepdim(D::Minus1)?.log()?)?)
+        }
+    );
+
+    /// Matrix product of two 2-d arrays (`nd.dot(a, b)`).
+    pub fn dot(&self, rhs: &NDArray) -> Result<NDArray> {
+        dot(self, rhs, false, false)
+    }
+
+    /// Sum over `axis` (all when `None`); MXNet keeps a `(1,)` shape for a full reduction.
+    pub fn sum(&self, axis: Option<&[isize]>, keepdims: bool) -> Result<NDArray> {
+        let axes = axes_of(self.ndim(), axis)?;
+        let t = self.tensor();
+        let out = t.sum_keepdim(axes.clone())?.reshape(reduced_shape(t.dims(), &axes, keepdims))?;
+        Ok(record(Op::Sum { axes, scale: 1.0 }, &[self], out))
+    }
+
+    /// Mean over `axis` (all when `None`).
+    pub fn mean(&self, axis: Option<&[isize]>, keepdims: bool) -> Result<NDArray> {
+        let axes = axes_of(self.ndim(), axis)?;
+        let t = self.tensor();
+        let n: usize = axes.iter().map(|&a| t.dims()[a]).product();
+        let scale = 1.0 / n.max(1) as f64;
+        let out = t.sum_keepdim(axes.clone())?.affine(scale, 0.0)?.reshape(reduced_shape(t.dims(), &axes, keepdims))?;
+        Ok(record(Op::Sum { axes, scale }, &[self], out))
+    }
+
+    /// Maximum over `axis` (all when `None`); ties share the gradient.
+    pub fn max(&self, axis: Option<&[isize]>, keepdims: bool) -> Result<NDArray> {
+        let axes = axes_of(self.ndim(), axis)?;
+        let mut t = self.tensor();
+        let dims = t.dims().to_vec();
+        for &a in &axes {
+            t = t.max_keepdim(a)?;
+        }
+        Ok(record(Op::Max { axes: axes.clone() }, &[self], t.reshape(reduced_shape(&dims, &axes, keepdims))?))
+    }
+
+    /// Index of the maximum along `axis`, as f32 like MXNet (not differentiable).
+    pub fn argmax(&self, axis: isize) -> Result<NDArray> {
+        let a = axis_of(self, axis)?;
+        Ok(NDArray::from_tensor(self.tensor().argmax(a)?.to_dtype(DType::F32)?))
+    }
+
+    /// Elementwise `self == rhs` as 0/1 f32 (not differentiable); with broadcasting.
+    pub fn equal(&self, rhs: &NDArray) -> Result<NDArray> {
+        broadcast_shape(&self.shape(), &rhs.shape())?;
+        Ok(NDArray::from_tensor(self.tensor().broadcast_eq(&rhs.tensor())?.to_dtype(DType::F32)?))
+    }
+
+    /// New shape with the same elements; one dimension may be `()` to infer it: `x.reshape((n, ()))`.
+    pub fn reshape<S: ShapeWithOneHole>(&self, shape: S) -> Result<NDArray> {
+        let t = self.tensor();
+        let s = shape.into_shape(t.elem_count()).map_err(|e| {
+            crate::Error(format!("cannot reshape an array of shape {}: {e}", fmt_shape(t.dims())))
+        })?;
+        Ok(record(Op::Reshape, &[self], t.reshape(s)?))
+    }
+
+    /// Keep the first axis and flatten the rest: `(batch, -1)`.
+    pub fn flatten(&self) -> Result<NDArray> {
+        let s = self.shape();
+        let rest: usize = s.iter().skip(1).product();
+        self.reshape((s.first().copied().unwrap_or(1), rest))
+    }
+
+    /// Reverse the axes (`x.T`).
+    pub fn transpose(&self) -> Result<NDArray> {
+        self.transpose_axes(&(0..self.ndim()).rev().collect::<Vec<_>>())
+    }
+
+    /// Permute the axes.
+    pub fn transpose_axes(&self, perm: &[usize]) -> Result<NDArray> {
+        let mut sorted = perm.to_vec();
+        sorted.sort_unstable();
+        if sorted != (0..self.ndim()).collect::<Vec<_>>() {
+            bail!("axes {perm:?} are not a permutation of the {} axes", self.ndim());
+        }
+        let out = self.tensor().permute(perm.to_vec())?.contiguous()?;
+        Ok(record(Op::Transpose { perm: perm.to_vec() }, &[self], out))
+    }
+
+    /// `nd.pick(x, index)`: per row, the element of the last axis at `index` (e.g. each sample's
+    /// score of its label). `index` holds one class index per row.
+    pub fn pick(&self, index: &NDArray) -> Result<NDArray> {
+        let s = self.shape();
+        let Some((&c, lead)) = s.split_last() else { bail!("pick needs an array with at least one axis") };
+        let rows: usize = lead.iter().product();
+        let index = to_labels(index, rows, c, "pick")?;
+        let v = self.tensor().flatten_all()?.to_vec1::<f32>()?;
+        let out: Vec<f32> = index.iter().enumerate().map(|(r, &i)| v[r * c + i as usize]).collect();
+        let shape = if lead.is_empty() { vec![1] } else { lead.to_vec() };
+        Ok(record(Op::Pick { index }, &[self], Tensor::from_vec(out, shape, &DEV)?))
+    }
+}
+
+fn axis_of(x: &NDArray, a: isize) -> Result<usize> {
+    axis(x.ndim(), a)
+}
+
+/// `nd.dot(a, b, transpose_a, transpose_b)` for 2-d arrays.
+pub fn dot(a: &NDArray, b: &NDArray, transpose_a: bool, transpose_b: bool) -> Result<NDArray> {
+    let (at, bt) = (a.tensor(), b.tensor());
+    if at.rank() != 2 || bt.rank() != 2 {
+        bail!("dot needs 2-d arrays, got shapes {} and {}", fmt_shape(at.dims()), fmt_shape(bt.dims()));
+    }
+    let at2 = if transpose_a { at.t()? } else { at };
+    let bt2 = if transpose_b { bt.t()? } else { bt };
+    if at2.dims()[1] != bt2.dims()[0] {
+        bail!(
+            "dot: shapes {} and {} do not align (inner dimensions {} != {})",
+            fmt_shape(&a.shape()),
+            fmt_shape(&b.shape()),
+            at2.dims()[1],
+            bt2.dims()[0]
+        );
+    }
+    Ok(record(Op::Dot { ta: transpose_a, tb: transpose_b }, &[a, b], at2.matmul(&bt2)?))
+}
+
+/// Per-row softmax cross-entropy of `pred` (rows x classes) against class indices `label`: the fused
+/// `-pick(log_softmax(pred), label)`, one loss per row.
+pub fn softmax_cross_entropy(pred: &NDArray, label: &NDArray) -> Result<NDArray> {
+    let t = pred.tensor();
+    let (rows, c) = t.dims2().map_err(|_| {
+        crate::Error(format!("softmax cross-entropy needs (batch, classes) scores, got {}", fmt_shape(t.dims())))
+    })?;
+    let label = to_labels(label, rows, c, "SoftmaxCrossEntropyLoss")?;
+    let prob = softmax_last(&t)?;
+    let tv = t.flatten_all()?.to_vec1::<f32>()?;
+    let loss: Vec<f32> = (0..rows)
+        .map(|r| {
+            let row = &tv[r * c..(r + 1) * c];
+            let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+            let lse = m + row.iter().map(|&v| (v - m).exp()).sum::<f32>().ln();
+            lse - row[label[r] as usize]
+        })
+        .collect();
+    Ok(record(Op::SoftmaxCrossEntropy { prob, label }, &[pred], Tensor::from_vec(loss, rows, &DEV)?))
+}
+
+/// Stack arrays of one shape along a new first axis (not recorded: used to batch samples).
+pub fn stack(arrays: &[NDArray]) -> Result<NDArray> {
+    if arrays.is_empty() {
+        bail!("stack needs at least one array");
+    }
+    let ts: Vec<Tensor> = arrays.iter().map(|a| a.tensor()).collect();
+    let first = ts[0].dims().to_vec();
+    if let Some(t) = ts.iter().find(|t| t.dims() != first.as_slice()) {
+        bail!("stack: arrays have different shapes {} and {}", fmt_shape(&first), fmt_shape(t.dims()));
+    }
+    Ok(NDArray::from_tensor(Tensor::stack(&ts, 0)?))
+}
+
+/// Convert a shape-like value to dims (for callers that build shapes generically).
+pub fn dims_of(shape: impl Into<Shape>) -> Vec<usize> {
+    shape.into().dims().to_vec()
+}
+
+macro_rules! std_binary {
+    ($tr:ident, $m:ident, $f:ident, $mul:expr, $add:expr) => {
+        impl std::ops::$tr<&NDArray> for &NDArray {
+            type Output = Result<NDArray>;
+            fn $m(self, rhs: &NDArray) -> Result<NDArray> {
+                NDArray::$f(self, rhs)
+            }
+        }
+        impl std::ops::$tr<NDArray> for NDArray {
+            type Output = Result<NDArray>;
+            fn $m(self, rhs: NDArray) -> Result<NDArray> {
+                NDArray::$f(&self, &rhs)
+            }
+        }
+        impl std::ops::$tr<&NDArray> for NDArray {
+            type Output = Result<NDArray>;
+            fn $m(self, rhs: &NDArray) -> Result<NDArray> {
+                NDArray::$f(&self, rhs)
+            }
+        }
+        std_binary!(@scalar $tr, $m, $mul, $add, f64);
+        std_binary!(@scalar $tr, $m, $mul, $add, i32);
+    };
+    (@scalar $tr:ident, $m:ident, $mul:expr, $add:expr, $t:ty) => {
+        impl std::ops::$tr<$t> for &NDArray {
+            type Output = Result<NDArray>;
+            fn $m(self, s: $t) -> Result<NDArray> {
+                let f: fn(f64) -> (f64, f64) = |s| ($mul(s), $add(s));
+                let (m, a) = f(s as f64);
+                self.affine(m, a)
+            }
+        }
+        impl std::ops::$tr<$t> for NDArray {
+            type Output = Result<NDArray>;
+            fn $m(self, s: $t) -> Result<NDArray> {
+                std::ops::$tr::$m(&self, s)
+            }
+        }
+    };
+}
+
+std_binary!(Add, add, add, |_| 1.0, |s| s);
+std_binary!(Sub, sub, sub, |_| 1.0, |s: f64| -s);
+std_binary!(Mul, mul, mul, |s| s, |_| 0.0);
+std_binary!(Div, div, div, |s: f64| 1.0 / s, |_| 0.0);
+
+/// Scalar on the left: `1.0 - x`, `2.0 / x`, ...
+macro_rules! std_scalar_left {
+    ($t:ty) => {
+        impl std::ops::Add<&NDArray> for $t {
+            type Output = Result<NDArray>;
+            fn add(self, x: &NDArray) -> Result<NDArray> {
+                x.affine(1.0, self as f64)
+            }
+        }
+        impl std::ops::Sub<&NDArray> for $t {
+            type Output = Result<NDArray>;
+            fn sub(self, x: &NDArray) -> Result<NDArray> {
+                x.affine(-1.0, self as f64)
+            }
+        }
+        impl std::ops::Mul<&NDArray> for $t {
+            type Output = Result<NDArray>;
+            fn mul(self, x: &NDArray) -> Result<NDArray> {
+                x.affine(self as f64, 0.0)
+            }
+        }
+        impl std::ops::Div<&NDArray> for $t {
+            type Output = Result<NDArray>;
+            fn div(self, x: &NDArray) -> Result<NDArray> {
+                x.pow(-1.0)?.affine(self as f64, 0.0)
+            }
+        }
+    };
+}
+std_scalar_left!(f64);
+
+impl std::ops::Neg for &NDArray {
+    type Output = Result<NDArray>;
+    fn neg(self) -> Result<NDArray> {
+        NDArray::neg(self)
+    }
+}

@@ -1,0 +1,303 @@
+//! `nn`: Blocks. A Block owns parameters and child blocks and maps an NDArray to an NDArray.
+//!
+//! ```
+//! use gluon::nn::{self, Block};
+//! let net = nn::Sequential::new();
+//! net.name_scope(|| {
+//!     net.add(nn::Dense::new(256).activation("relu"));
+//!     net.add(nn::Dense::new(10));
+//! });
+//! let p = net.collect_params();
+//! assert!(p.keys()[0].ends_with("_dense0_weight")); // e.g. sequential0_dense0_weight
+//! assert_eq!(p.get(&p.keys()[0]).unwrap().shape(), vec![256, 0]); // in_units inferred at the first forward
+//! ```
+
+mod parameter;
+
+pub use parameter::{Parameter, ParameterDict};
+
+use crate::error::{bail, Result};
+use crate::init::Init;
+use crate::nd::{self, NDArray};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A block's name prefix (`dense0_`) and the counters that name the children made in its scope.
+pub struct BlockScope {
+    prefix: String,
+    counters: Mutex<HashMap<String, usize>>,
+}
+
+static GLOBAL_COUNTERS: Mutex<Option<HashMap<String, usize>>> = Mutex::new(None);
+
+thread_local! {
+    static CURRENT: RefCell<Vec<Arc<BlockScope>>> = const { RefCell::new(Vec::new()) };
+}
+
+fn next(counters: &mut HashMap<String, usize>, hint: &str) -> usize {
+    let c = counters.entry(hint.to_string()).or_insert(0);
+    *c += 1;
+    *c - 1
+}
+
+impl BlockScope {
+    /// A new block's prefix: `hint` + a counter, inside the current name scope if any. At top level
+    /// the counters are per process (`sequential0_`, `sequential1_`, ...), inside a scope per parent.
+    pub fn create(hint: &str) -> Arc<BlockScope> {
+        let prefix = CURRENT.with(|c| match c.borrow().last() {
+            Some(parent) => {
+                let n = next(&mut parent.counters.lock().unwrap(), hint);
+                format!("{}{hint}{n}_", parent.prefix)
+            }
+            None => {
+                let mut g = GLOBAL_COUNTERS.lock().unwrap();
+                let n = next(g.get_or_insert_with(HashMap::new), hint);
+                format!("{hint}{n}_")
+            }
+        });
+        Arc::new(BlockScope { prefix, counters: Mutex::new(HashMap::new()) })
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Run `f` with this scope current, so blocks created inside are named under it.
+    pub fn enter<R>(self: &Arc<Self>, f: impl FnOnce() -> R) -> R {
+        struct Pop;
+        impl Drop for Pop {
+            fn drop(&mut self) {
+                CURRENT.with(|c| c.borrow_mut().pop());
+            }
+        }
+        CURRENT.with(|c| c.borrow_mut().push(self.clone()));
+        let _pop = Pop;
+        f()
+    }
+}
+
+/// `gluon.Block`.
+pub trait Block {
+    /// `net(x)`.
+    fn forward(&self, x: &NDArray) -> Result<NDArray>;
+
+    /// This block's scope (its prefix and child counters).
+    fn scope(&self) -> &Arc<BlockScope>;
+
+    /// This block's and its children's parameters.
+    fn collect_params(&self) -> ParameterDict;
+
+    fn prefix(&self) -> &str {
+        self.scope().prefix()
+    }
+
+    /// `with net.name_scope():` — children created inside `f` are named under this block.
+    fn name_scope<R>(&self, f: impl FnOnce() -> R) -> R
+    where
+        Self: Sized,
+    {
+        self.scope().enter(f)
+    }
+
+    /// `net.initialize()`: the default initializer, `Uniform(0.07)` for weights and zeros for biases.
+    fn initialize(&self) -> Result<()> {
+        self.initialize_with(&Init::default(), false)
+    }
+
+    /// `net.initialize(init, force_reinit=...)`.
+    fn initialize_with(&self, init: &Init, force_reinit: bool) -> Result<()> {
+        self.collect_params().initialize(init, force_reinit)
+    }
+}
+
+/// An activation function by MXNet name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    Relu,
+    Sigmoid,
+    Tanh,
+    SoftRelu,
+}
+
+impl Act {
+    pub fn parse(name: &str) -> Result<Act> {
+        Ok(match name {
+            "relu" => Act::Relu,
+            "sigmoid" => Act::Sigmoid,
+            "tanh" => Act::Tanh,
+            "softrelu" => Act::SoftRelu,
+            _ => bail!("unknown activation '{name}'; use relu, sigmoid, tanh or softrelu"),
+        })
+    }
+
+    pub fn apply(self, x: &NDArray) -> Result<NDArray> {
+        match self {
+            Act::Relu => x.relu(),
+            Act::Sigmoid => x.sigmoid(),
+            Act::Tanh => x.tanh(),
+            Act::SoftRelu => (x.exp()? + 1.0)?.log(),
+        }
+    }
+}
+
+/// `nn.Sequential()`: children run one after the other.
+pub struct Sequential {
+    scope: Arc<BlockScope>,
+    children: RefCell<Vec<Box<dyn Block>>>,
+}
+
+impl Sequential {
+    pub fn new() -> Sequential {
+        Sequential { scope: BlockScope::create("sequential"), children: RefCell::new(Vec::new()) }
+    }
+
+    /// `net.add(block)`.
+    pub fn add(&self, block: impl Block + 'static) {
+        self.children.borrow_mut().push(Box::new(block));
+    }
+
+    pub fn len(&self) -> usize {
+        self.children.borrow().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Default for Sequential {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Block for Sequential {
+    fn forward(&self, x: &NDArray) -> Result<NDArray> {
+        let mut x = x.clone();
+        for c in self.children.borrow().iter() {
+            x = c.forward(&x)?;
+        }
+        Ok(x)
+    }
+
+    fn scope(&self) -> &Arc<BlockScope> {
+        &self.scope
+    }
+
+    fn collect_params(&self) -> ParameterDict {
+        let mut d = ParameterDict::new(self.prefix());
+        for c in self.children.borrow().iter() {
+            d.extend(c.collect_params());
+        }
+        d
+    }
+}
+
+/// `nn.Dense(units, activation=None, use_bias=True, in_units=0)`: `act(x W^T + b)`, with the input
+/// flattened to (batch, features). With `in_units` 0 the weight's shape is inferred at the first forward.
+pub struct Dense {
+    scope: Arc<BlockScope>,
+    units: usize,
+    act: std::result::Result<Option<Act>, crate::Error>,
+    weight: Parameter,
+    bias: Option<Parameter>,
+}
+
+impl Dense {
+    pub fn new(units: usize) -> Dense {
+        let scope = BlockScope::create("dense");
+        let p = scope.prefix().to_string();
+        Dense {
+            units,
+            act: Ok(None),
+            weight: Parameter::new(format!("{p}weight"), vec![units, 0], None),
+            bias: Some(Parameter::new(format!("{p}bias"), vec![units], Some(Init::Zero))),
+            scope,
+        }
+    }
+
+    /// `activation='relu'` (an unknown name is reported at the first forward).
+    pub fn activation(mut self, name: &str) -> Dense {
+        self.act = Act::parse(name).map(Some);
+        self
+    }
+
+    /// `in_units=784`: the input size, known up front.
+    pub fn in_units(self, n: usize) -> Dense {
+        self.weight.set_shape(vec![self.units, n]);
+        self
+    }
+
+    /// `use_bias=False`.
+    pub fn use_bias(mut self, yes: bool) -> Dense {
+        if !yes {
+            self.bias = None;
+        }
+        self
+    }
+
+    pub fn weight(&self) -> &Parameter {
+        &self.weight
+    }
+
+    pub fn bias(&self) -> Option<&Parameter> {
+        self.bias.as_ref()
+    }
+}
+
+impl Block for Dense {
+    fn forward(&self, x: &NDArray) -> Result<NDArray> {
+        let act = self.act.clone()?;
+        let x = if x.ndim() == 2 { x.clone() } else { x.flatten()? };
+        self.weight.infer_shape(&[self.units, x.shape()[1]])?;
+        let mut y = nd::dot(&x, &self.weight.data()?, false, true)?;
+        if let Some(b) = &self.bias {
+            b.infer_shape(&[self.units])?;
+            y = y.add(&b.data()?)?;
+        }
+        match act {
+            Some(a) => a.apply(&y),
+            None => Ok(y),
+        }
+    }
+
+    fn scope(&self) -> &Arc<BlockScope> {
+        &self.scope
+    }
+
+    fn collect_params(&self) -> ParameterDict {
+        let mut d = ParameterDict::new(self.prefix());
+        d.push(self.weight.clone());
+        if let Some(b) = &self.bias {
+            d.push(b.clone());
+        }
+        d
+    }
+}
+
+/// `nn.Activation('relu')`.
+pub struct Activation {
+    scope: Arc<BlockScope>,
+    act: Act,
+}
+
+impl Activation {
+    pub fn new(name: &str) -> Result<Activation> {
+        Ok(Activation { act: Act::parse(name)?, scope: BlockScope::create(name) })
+    }
+}
+
+impl Block for Activation {
+    fn forward(&self, x: &NDArray) -> Result<NDArray> {
+        self.act.apply(x)
+    }
+
+    fn scope(&self) -> &Arc<BlockScope> {
+        &self.scope
+    }
+
+    fn collect_params(&self) -> ParameterDict {
+        ParameterDict::new(self.prefix())
+    }
+}
