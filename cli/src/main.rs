@@ -1,1 +1,273 @@
-fn main() {}
+//! `mlcmp`: argument parsing and printing. The ML lives in the crates under `crates/`.
+
+mod backends;
+mod progress;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use mlcmp_core::backend::Status;
+use mlcmp_core::report::{self, Style};
+use mlcmp_core::{driver, InitMode, Machine, Overrides, Recipe, Results};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "mlcmp",
+    version,
+    about = "PyTorch-style vs Gluon-style MNIST MLP, side by side (after Mu Li, 2018)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Train one backend and print the article's per-epoch line with accuracies.
+    Train {
+        #[arg(long, value_enum)]
+        backend: BackendName,
+        #[command(flatten)]
+        opts: RunOpts,
+    },
+    /// Train both backends, one after the other, and print the comparison tables.
+    Compare {
+        #[command(flatten)]
+        opts: RunOpts,
+        /// Do not save the results under results/.
+        #[arg(long)]
+        no_save: bool,
+    },
+    /// The article's first example in both styles: ones(5,3) + 1.
+    Ndarray,
+    /// MNIST: fetch, verify or describe the four IDX files.
+    Data {
+        #[command(subcommand)]
+        cmd: DataCmd,
+        /// Folder with the IDX files (default: $MLCMP_DATA or data/mnist).
+        #[arg(long, global = true)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DataCmd {
+    /// Download (or find) the files and verify them (runs scripts/setup mnist).
+    Fetch,
+    /// Check the SHA-256 of each file.
+    Verify,
+    /// Counts, image size, label histograms and checksum status.
+    Info,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+pub enum BackendName {
+    Torch,
+    Gluon,
+}
+
+#[derive(Args, Clone)]
+struct RunOpts {
+    /// Recipe file (default: the article's recipe, configs/article.json).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[arg(long)]
+    epochs: Option<usize>,
+    #[arg(long)]
+    batch_size: Option<usize>,
+    #[arg(long)]
+    lr: Option<f64>,
+    #[arg(long)]
+    hidden: Option<usize>,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Threads per backend (default: the recipe's, "all" cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Background batch-assembly threads of the Gluon DataLoader.
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Use only the first N training and N test samples.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// default: each framework's own initialisation; shared: identical weights and batches.
+    #[arg(long, value_enum)]
+    init: Option<InitArg>,
+    /// Folder with the MNIST IDX files (default: $MLCMP_DATA or data/mnist).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Write the results JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Overwrite an existing --json file.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum InitArg {
+    Default,
+    Shared,
+}
+
+impl RunOpts {
+    fn recipe(&self) -> Result<Recipe> {
+        let base = match &self.config {
+            Some(p) => Recipe::load(p)?,
+            None => Recipe::article(),
+        };
+        base.apply(&Overrides {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            hidden: self.hidden,
+            seed: self.seed,
+            threads: self.threads,
+            workers: self.workers,
+            init: self.init.map(|i| match i {
+                InitArg::Default => InitMode::Default,
+                InitArg::Shared => InitMode::Shared,
+            }),
+            limit: self.limit,
+        })
+    }
+}
+
+fn data_dir(flag: &Option<PathBuf>) -> PathBuf {
+    flag.clone().unwrap_or_else(mlcmp_data::default_dir)
+}
+
+/// Where `compare` saves its results unless --no-save.
+fn results_dir() -> PathBuf {
+    std::env::var_os("MLCMP_RESULTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../results"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mlcmp: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.cmd {
+        Cmd::Train { backend, opts } => train_or_compare(&opts, &[backend], false, true),
+        Cmd::Compare { opts, no_save } => {
+            train_or_compare(&opts, &[BackendName::Torch, BackendName::Gluon], true, !no_save)
+        }
+        Cmd::Ndarray => {
+            backends::print_ndarray_example()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Data { cmd, data_dir: dir } => data_cmd(cmd, &data_dir(&dir)),
+    }
+}
+
+fn train_or_compare(opts: &RunOpts, names: &[BackendName], tables: bool, save: bool) -> Result<ExitCode> {
+    let recipe = opts.recipe()?;
+    let mut backends =
+        names.iter().map(|&n| backends::make(n, recipe.threads.resolve())).collect::<Result<Vec<_>>>()?;
+    let data = driver::load_data(&data_dir(&opts.data_dir), recipe.limit)?;
+    recipe.validate_for(data.train.len())?;
+    if let Some(p) = &opts.json {
+        if p.exists() && !opts.force {
+            bail!("{} exists; pass --force to overwrite it or choose another path", p.display());
+        }
+    }
+    ctrlc::set_handler(mlcmp_core::backend::request_stop).context("cannot install the Ctrl-C handler")?;
+
+    let mut results =
+        Results::new(Machine::detect(recipe.threads.resolve()), backends::versions(), recipe.clone());
+    let mut progress = progress::Progress::new(names.len() > 1);
+    driver::run_all(&recipe, &data, &mut backends, &mut results, &mut |b, e| progress.event(b, e));
+    progress.finish();
+
+    if tables {
+        println!("\n{}", report::render_all(&results, Style::Text));
+    }
+    if let Some(p) = &opts.json {
+        results.save(p, true)?;
+        println!("results written to {}", p.display());
+    }
+    if tables && save {
+        let stamp = results.created.replace([':', '-'], "");
+        let p = results_dir().join(format!("compare-{stamp}.json"));
+        results.save(&p, false)?;
+        println!("results saved to {}", p.display());
+    }
+    let worst = results.runs.iter().map(|r| r.status).fold(Status::Ok, |w, s| match (w, s) {
+        (Status::Interrupted, _) | (_, Status::Interrupted) => Status::Interrupted,
+        (Status::Failed, _) | (_, Status::Failed) => Status::Failed,
+        (Status::Diverged, _) | (_, Status::Diverged) => Status::Diverged,
+        _ => Status::Ok,
+    });
+    for r in results.runs.iter().filter(|r| r.status != Status::Ok) {
+        let at =
+            r.stopped_at.map(|p| format!(" at epoch {}, batch {}", p.epoch, p.batch)).unwrap_or_default();
+        let why = r.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+        eprintln!("mlcmp: {} {}{at}{why}", r.backend, r.status);
+    }
+    Ok(match worst {
+        Status::Ok => ExitCode::SUCCESS,
+        Status::Failed => ExitCode::from(1),
+        Status::Diverged => ExitCode::from(3),
+        Status::Interrupted => ExitCode::from(130),
+    })
+}
+
+fn data_cmd(cmd: DataCmd, dir: &Path) -> Result<ExitCode> {
+    let verify = || {
+        let st = mlcmp_data::verify(dir);
+        for (p, s) in &st {
+            let s = match s {
+                mlcmp_data::FileStatus::Ok => "ok".to_string(),
+                mlcmp_data::FileStatus::Missing => "missing".to_string(),
+                mlcmp_data::FileStatus::Mismatch { actual } => format!("checksum mismatch ({actual})"),
+            };
+            println!("{:<28} {s}", p.file_name().unwrap_or_default().to_string_lossy());
+        }
+        st.iter().all(|(_, s)| *s == mlcmp_data::FileStatus::Ok)
+    };
+    match cmd {
+        DataCmd::Fetch => {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/setup");
+            let ok = std::process::Command::new(&script)
+                .arg("mnist")
+                .env("MLCMP_DATA", dir)
+                .status()
+                .with_context(|| format!("cannot run {}", script.display()))?
+                .success();
+            if !ok || !verify() {
+                bail!("{}: fetching MNIST failed (see above)", dir.display());
+            }
+        }
+        DataCmd::Verify => {
+            if !verify() {
+                bail!("{}: some MNIST files are missing or corrupted; run `mlcmp data fetch`", dir.display());
+            }
+        }
+        DataCmd::Info => {
+            let m = mlcmp_data::Mnist::load(dir)?;
+            println!("MNIST in {}", dir.display());
+            for (name, s) in [("train", &m.train), ("test", &m.test)] {
+                let h = s.histogram().map(|c| c.to_string()).join(" ");
+                println!(
+                    "{name:<5}: {} images of {}x{}, labels 0..9: {h}",
+                    s.len(),
+                    s.images.rows,
+                    s.images.cols
+                );
+            }
+            println!("checksums:");
+            verify();
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

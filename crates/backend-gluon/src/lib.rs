@@ -1,1 +1,131 @@
+//! mlcmp's Gluon-style backend: the article's MNIST MLP written with the `gluon` crate exactly as
+//! the article's MXNet Gluon code is (`name_scope`, `Dense(256, activation='relu')`, `initialize()`,
+//! `autograd::record`, `backward`, `trainer.step(batch_size)`, `asscalar`).
+//!
+//! ```no_run
+//! use mlcmp_core::{Backend, Recipe};
+//! let data = mlcmp_data::Mnist::load(&mlcmp_data::default_dir()).unwrap();
+//! let run = mlcmp_gluon::GluonBackend::new(2).run(&Recipe::article(), &data, &mut |_| {}).unwrap();
+//! println!("{:?}", run.epochs.last());
+//! ```
 
+use anyhow::Result;
+use gluon::data::vision::{transforms, MNIST};
+use gluon::data::{ArrayDataset, DataLoader, Dataset, TransformFirst};
+use gluon::nn::{self, Block};
+use gluon::{autograd, loss, nd, Trainer};
+use mlcmp_core::backend::{check_batch, mean, Backend, EpochResult, Event, RunResult, Status};
+use mlcmp_core::Recipe;
+use mlcmp_data::{Mnist, Split};
+use std::time::Instant;
+
+pub struct GluonBackend {
+    threads: usize,
+}
+
+impl GluonBackend {
+    /// A backend whose matrix products may use `threads` cores.
+    pub fn new(threads: usize) -> GluonBackend {
+        GluonBackend { threads }
+    }
+}
+
+type MnistData = TransformFirst<ArrayDataset, transforms::Compose>;
+
+/// `gluon.data.vision.MNIST(...).transform_first(Compose([ToTensor(), Normalize(mean, std)]))`.
+pub fn dataset(split: &Split, mean: f64, std: f64) -> gluon::Result<MnistData> {
+    let mnist =
+        MNIST::from_raw(split.images.pixels.clone(), &split.labels, split.images.rows, split.images.cols)?;
+    let transformer = transforms::Compose::new(vec![
+        Box::new(transforms::ToTensor),
+        Box::new(transforms::Normalize::new(mean as f32, std as f32)),
+    ]);
+    Ok(mnist.transform_first(transformer))
+}
+
+/// The article's network:
+/// `net = nn.Sequential(); with net.name_scope(): net.add(nn.Dense(256, activation='relu')); net.add(nn.Dense(10))`.
+pub fn mlp(hidden: usize) -> nn::Sequential {
+    let net = nn::Sequential::new();
+    net.name_scope(|| {
+        net.add(nn::Dense::new(hidden).activation("relu"));
+        net.add(nn::Dense::new(10));
+    });
+    net
+}
+
+/// Accuracy over a whole dataset, in chunks, outside `record` (predict mode).
+pub fn accuracy(net: &impl Block, data: &MnistData) -> gluon::Result<f64> {
+    let mut correct = 0.0;
+    for start in (0..data.len()).step_by(10_000) {
+        let idx: Vec<usize> = (start..(start + 10_000).min(data.len())).collect();
+        let (x, y) = data.get_batch(&idx)?;
+        let pred = autograd::predict_mode(|| net.forward(&x))?;
+        correct += pred.argmax(-1)?.equal(&y)?.sum(None, false)?.asscalar()? as f64;
+    }
+    Ok(correct / data.len() as f64)
+}
+
+impl Backend for GluonBackend {
+    fn name(&self) -> &'static str {
+        "gluon"
+    }
+
+    fn run(&mut self, r: &Recipe, data: &Mnist, on: &mut dyn FnMut(Event)) -> Result<RunResult> {
+        gluon::set_num_threads(self.threads);
+        let mut run = RunResult::new(self.name(), gluon::num_threads());
+        nd::random::seed(r.seed);
+
+        let train_data = DataLoader::new(dataset(&data.train, r.mean, r.std)?, r.batch_size)?
+            .shuffle(r.shuffle)
+            .seed(r.seed)
+            .num_workers(r.workers);
+        let test = dataset(&data.test, r.mean, r.std)?;
+
+        let net = mlp(r.hidden);
+        net.initialize()?;
+        let softmax_cross_entropy = loss::SoftmaxCrossEntropyLoss::new();
+        let mut trainer = Trainer::new(net.collect_params(), "sgd", &[("learning_rate", r.lr)])?;
+
+        let batches = train_data.len();
+        for epoch in 0..r.epochs {
+            on(Event::EpochStart { epoch, batches });
+            let start = Instant::now();
+            let mut losses = Vec::with_capacity(batches);
+            for (b, batch) in train_data.iter().enumerate() {
+                let (x, y) = batch?;
+                let loss = autograd::record(|| softmax_cross_entropy.forward(&net.forward(&x)?, &y))?;
+                loss.backward()?;
+                // As in the article: step(batch_size) with the configured size, also for the last,
+                // smaller batch.
+                trainer.step(r.batch_size)?;
+                let l = loss.mean(None, false)?.asscalar()?;
+                losses.push(l);
+                on(Event::Batch { epoch, batch: b, loss: l });
+                if !check_batch(l, epoch, b, &mut run) {
+                    break;
+                }
+            }
+            let time_s = start.elapsed().as_secs_f64();
+            if run.status != Status::Ok {
+                return Ok(run);
+            }
+            let eval = Instant::now();
+            let (train_acc, test_acc) = (accuracy(&net, train_data.dataset())?, accuracy(&net, &test)?);
+            let e = EpochResult {
+                epoch,
+                avg_loss: mean(&losses),
+                train_acc,
+                test_acc,
+                time_s,
+                eval_s: eval.elapsed().as_secs_f64(),
+                batches,
+                samples: data.train.len(),
+                batch_losses: losses,
+            };
+            on(Event::EpochEnd(&e));
+            run.epochs.push(e);
+        }
+        Ok(run)
+    }
+}

@@ -1,1 +1,156 @@
+//! mlcmp's PyTorch-style backend: the article's MNIST MLP over libtorch, written the way the
+//! article's PyTorch code is (Sequential of Linear, ReLU, Linear; mean cross-entropy; SGD;
+//! `zero_grad(); backward(); step()`).
+//!
+//! ```no_run
+//! use mlcmp_core::{Backend, Recipe};
+//! let data = mlcmp_data::Mnist::load(&mlcmp_data::default_dir()).unwrap();
+//! let mut torch = mlcmp_torch::TorchBackend::new(2);
+//! let run = torch.run(&Recipe::article(), &data, &mut |_| {}).unwrap();
+//! println!("{:?}", run.epochs.last());
+//! ```
 
+use anyhow::Result;
+use mlcmp_core::backend::{check_batch, mean, Backend, EpochResult, Event, RunResult, Status};
+use mlcmp_core::Recipe;
+use mlcmp_data::{Mnist, Split};
+use std::time::Instant;
+use tch::nn::{self, Module, OptimizerConfig};
+use tch::{Device, Kind, Tensor};
+
+/// The libtorch version this crate was built against.
+pub const LIBTORCH_VERSION: &str = env!("MLCMP_LIBTORCH_VERSION");
+
+pub struct TorchBackend {
+    threads: usize,
+}
+
+impl TorchBackend {
+    /// A backend that sets libtorch's intra-op threads to `threads` (and reads the count back).
+    pub fn new(threads: usize) -> TorchBackend {
+        TorchBackend { threads }
+    }
+}
+
+/// `nn.Linear(fan_in, fan_out)` with PyTorch's default initialisation: weight and bias both
+/// ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)). tch's own default (Kaiming, no random bias) differs.
+pub fn linear(p: nn::Path, fan_in: i64, fan_out: i64) -> nn::Linear {
+    let bound = 1.0 / (fan_in as f64).sqrt();
+    let init = nn::Init::Uniform { lo: -bound, up: bound };
+    nn::linear(p, fan_in, fan_out, nn::LinearConfig { ws_init: init, bs_init: Some(init), bias: true })
+}
+
+/// `nn.Sequential(nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, 10))`.
+pub fn mlp(p: &nn::Path, hidden: i64) -> nn::Sequential {
+    nn::seq().add(linear(p / "0", 784, hidden)).add_fn(|x| x.relu()).add(linear(p / "2", hidden, 10))
+}
+
+/// A split as tensors: u8 images (N, 784) and i64 labels (N,).
+pub struct TensorSplit {
+    pub images: Tensor,
+    pub labels: Tensor,
+}
+
+impl TensorSplit {
+    pub fn new(s: &Split) -> TensorSplit {
+        let n = s.len() as i64;
+        TensorSplit {
+            images: Tensor::from_slice(&s.images.pixels).view([n, -1]),
+            labels: Tensor::from_slice(&s.labels).to_kind(Kind::Int64),
+        }
+    }
+
+    pub fn len(&self) -> i64 {
+        self.labels.size()[0]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The batch `idx`: ToTensor (u8 -> f32 in [0, 1]) then Normalize(mean, std), as torchvision does.
+    pub fn batch(&self, idx: &Tensor, mean: f64, std: f64) -> (Tensor, Tensor) {
+        let x = self.images.index_select(0, idx).to_kind(Kind::Float) / 255.0;
+        ((x - mean) / std, self.labels.index_select(0, idx))
+    }
+}
+
+/// Accuracy of `net` on a whole split, in chunks, without gradients.
+pub fn accuracy(net: &impl Module, s: &TensorSplit, mean: f64, std: f64) -> f64 {
+    tch::no_grad(|| {
+        let n = s.len();
+        let mut correct = 0i64;
+        for start in (0..n).step_by(10_000) {
+            let idx = Tensor::arange_start(start, (start + 10_000).min(n), (Kind::Int64, Device::Cpu));
+            let (x, y) = s.batch(&idx, mean, std);
+            correct += net.forward(&x).argmax(-1, false).eq_tensor(&y).sum(Kind::Int64).int64_value(&[]);
+        }
+        correct as f64 / n as f64
+    })
+}
+
+impl Backend for TorchBackend {
+    fn name(&self) -> &'static str {
+        "torch"
+    }
+
+    fn run(&mut self, r: &Recipe, data: &Mnist, on: &mut dyn FnMut(Event)) -> Result<RunResult> {
+        tch::set_num_threads(self.threads as i32);
+        let mut run = RunResult::new(self.name(), tch::get_num_threads() as usize);
+        tch::manual_seed(r.seed as i64);
+        let (train, test) = (TensorSplit::new(&data.train), TensorSplit::new(&data.test));
+
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = mlp(&vs.root(), r.hidden as i64);
+        let mut opt = nn::Sgd::default().build(&vs, r.lr)?;
+
+        let n = train.len();
+        let bs = r.batch_size as i64;
+        let batches = r.batches_per_epoch(n as usize);
+        for epoch in 0..r.epochs {
+            on(Event::EpochStart { epoch, batches });
+            let start = Instant::now();
+            let order = if r.shuffle {
+                Tensor::randperm(n, (Kind::Int64, Device::Cpu))
+            } else {
+                Tensor::arange(n, (Kind::Int64, Device::Cpu))
+            };
+            let mut losses = Vec::with_capacity(batches);
+            for b in 0..batches {
+                let lo = b as i64 * bs;
+                let (x, y) = train.batch(&order.narrow(0, lo, bs.min(n - lo)), r.mean, r.std);
+                opt.zero_grad();
+                let loss = net.forward(&x).cross_entropy_for_logits(&y);
+                loss.backward();
+                opt.step();
+                let l = loss.double_value(&[]) as f32;
+                losses.push(l);
+                on(Event::Batch { epoch, batch: b, loss: l });
+                if !check_batch(l, epoch, b, &mut run) {
+                    break;
+                }
+            }
+            let time_s = start.elapsed().as_secs_f64();
+            if run.status != Status::Ok {
+                return Ok(run);
+            }
+            let eval = Instant::now();
+            let (train_acc, test_acc) =
+                (accuracy(&net, &train, r.mean, r.std), accuracy(&net, &test, r.mean, r.std));
+            let e = EpochResult {
+                epoch,
+                avg_loss: mean(&losses),
+                train_acc,
+                test_acc,
+                time_s,
+                eval_s: eval.elapsed().as_secs_f64(),
+                batches,
+                samples: n as usize,
+                batch_losses: losses,
+            };
+            on(Event::EpochEnd(&e));
+            run.epochs.push(e);
+        }
+        Ok(run)
+    }
+}

@@ -147,11 +147,9 @@ pub(crate) fn backward(root: &NDArray, head: Option<&NDArray>) -> Result<()> {
         );
     }
     let head = match head {
-        Some(h) if h.shape() != root.shape() => bail!(
-            "head gradient of shape {:?} does not match the output shape {:?}",
-            h.shape(),
-            root.shape()
-        ),
+        Some(h) if h.shape() != root.shape() => {
+            bail!("head gradient of shape {:?} does not match the output shape {:?}", h.shape(), root.shape())
+        }
         Some(h) => h.tensor(),
         None => root.tensor().ones_like()?,
     };

@@ -1,7 +1,7 @@
 //! `init`: how parameters get their first values (`mx.init`).
 
-use crate::nd::{self, random, NDArray};
 use crate::error::{bail, Result};
+use crate::nd::{self, random, NDArray};
 
 /// An initializer. `Init::default()` is MXNet's `Uniform(0.07)`.
 #[derive(Debug, Clone, PartialEq)]
@@ -11,7 +11,9 @@ pub enum Init {
     /// N(0, sigma^2).
     Normal(f64),
     /// Glorot uniform: U(-s, s) with s = sqrt(magnitude / ((fan_in + fan_out) / 2)); MXNet's default magnitude is 3.
-    Xavier { magnitude: f64 },
+    Xavier {
+        magnitude: f64,
+    },
     Zero,
     One,
     Constant(f32),

@@ -80,5 +80,16 @@ pub use init::Init;
 pub use nd::NDArray;
 pub use trainer::Trainer;
 
+/// Threads for matrix products. candle's CPU backend reads `RAYON_NUM_THREADS` when its pools start,
+/// so call this before the first operation.
+pub fn set_num_threads(n: usize) {
+    std::env::set_var("RAYON_NUM_THREADS", n.max(1).to_string());
+}
+
+/// Threads the matrix products use.
+pub fn num_threads() -> usize {
+    candle_core::utils::get_num_threads()
+}
+
 /// candle's shape type, so `nd::ones((5, 3))` takes a tuple like NumPy.
 pub use candle_core::{DType, Shape};

@@ -62,7 +62,11 @@ impl Trainer {
             let Some(g) = w.grad_tensor() else { continue };
             let wt = w.tensor();
             // g' = g/batch + wd*w
-            let g = if self.wd > 0.0 { (g.affine(rescale, 0.0)? + wt.affine(self.wd, 0.0)?)? } else { g.affine(rescale, 0.0)? };
+            let g = if self.wd > 0.0 {
+                (g.affine(rescale, 0.0)? + wt.affine(self.wd, 0.0)?)?
+            } else {
+                g.affine(rescale, 0.0)?
+            };
             let new = if self.momentum > 0.0 {
                 let mom = match self.states.get(p.name()) {
                     Some(m) => (m.affine(self.momentum, 0.0)? - g.affine(self.lr, 0.0)?)?,

@@ -110,7 +110,12 @@ fn deferred_initialization() {
     // A different input size later is an error naming the parameter.
     let e = net.forward(&nd::ones((3, 6))).unwrap_err();
     assert!(e.to_string().contains(&keys[0]) && e.to_string().contains("[4, 5]"), "{e}");
-    assert!(nn::Dense::new(3).activation("rleu").forward(&nd::ones((1, 1))).unwrap_err().to_string().contains("unknown activation 'rleu'"));
+    assert!(nn::Dense::new(3)
+        .activation("rleu")
+        .forward(&nd::ones((1, 1)))
+        .unwrap_err()
+        .to_string()
+        .contains("unknown activation 'rleu'"));
 }
 
 #[test]
@@ -126,13 +131,20 @@ fn trainer_step_rescales_by_batch_size() {
     trainer.step(2).unwrap();
     assert_eq!(net.weight().data().unwrap().to_vec().unwrap(), vec![0.0, -0.5]);
     // momentum: second step adds 0.9 * previous update
-    let mut t2 = Trainer::new(net.collect_params(), "sgd", &[("learning_rate", 0.5), ("momentum", 0.9)]).unwrap();
+    let mut t2 =
+        Trainer::new(net.collect_params(), "sgd", &[("learning_rate", 0.5), ("momentum", 0.9)]).unwrap();
     t2.step(2).unwrap();
     t2.step(2).unwrap();
     let w = net.weight().data().unwrap().to_vec().unwrap();
     assert!((w[0] - (0.0 - 1.0 - 1.9)).abs() < 1e-6 && (w[1] - (-0.5 - 1.5 - 2.85)).abs() < 1e-6, "{w:?}");
-    assert!(Trainer::new(net.collect_params(), "adam", &[]).unwrap_err().to_string().contains("unknown optimizer 'adam'"));
-    assert!(Trainer::new(net.collect_params(), "sgd", &[("lr", 0.1)]).unwrap_err().to_string().contains("unknown sgd option 'lr'"));
+    assert!(Trainer::new(net.collect_params(), "adam", &[])
+        .unwrap_err()
+        .to_string()
+        .contains("unknown optimizer 'adam'"));
+    assert!(Trainer::new(net.collect_params(), "sgd", &[("lr", 0.1)])
+        .unwrap_err()
+        .to_string()
+        .contains("unknown sgd option 'lr'"));
     assert!(Trainer::new(net.collect_params(), "sgd", &[("learning_rate", -1.0)]).is_err());
 }
 
@@ -211,7 +223,8 @@ fn a_tiny_network_learns_xor_like_task() {
     });
     net.initialize_with(&Init::xavier(), false).unwrap();
     let loss_fn = loss::SoftmaxCrossEntropyLoss::new();
-    let mut trainer = Trainer::new(net.collect_params(), "sgd", &[("learning_rate", 0.5), ("momentum", 0.9)]).unwrap();
+    let mut trainer =
+        Trainer::new(net.collect_params(), "sgd", &[("learning_rate", 0.5), ("momentum", 0.9)]).unwrap();
     let mut first = None;
     let mut last = 0.0;
     for _ in 0..300 {
@@ -221,7 +234,17 @@ fn a_tiny_network_learns_xor_like_task() {
         last = l.mean(None, false).unwrap().asscalar().unwrap();
         first.get_or_insert(last);
     }
-    let acc = net.forward(&x).unwrap().argmax(-1).unwrap().equal(&y).unwrap().mean(None, false).unwrap().asscalar().unwrap();
+    let acc = net
+        .forward(&x)
+        .unwrap()
+        .argmax(-1)
+        .unwrap()
+        .equal(&y)
+        .unwrap()
+        .mean(None, false)
+        .unwrap()
+        .asscalar()
+        .unwrap();
     assert!(last < 0.3 * first.unwrap(), "loss {first:?} -> {last}");
     assert!(acc > 0.9, "accuracy {acc}");
 }

@@ -52,7 +52,9 @@ fn arrays(shapes: &[&[usize]], lo: f64, hi: f64) -> Vec<NDArray> {
 
 #[test]
 fn binary_ops_with_broadcasting() {
-    for shapes in [[&[3usize, 4][..], &[3, 4][..]], [&[3, 4], &[4]], [&[3, 1], &[1, 4]], [&[2, 3, 4], &[3, 1]]] {
+    for shapes in
+        [[&[3usize, 4][..], &[3, 4][..]], [&[3, 4], &[4]], [&[3, 1], &[1, 4]], [&[2, 3, 4], &[3, 1]]]
+    {
         let xs = arrays(&shapes, -2.0, 2.0);
         check("add", &xs, |x| &x[0] + &x[1]);
         check("sub", &xs, |x| &x[0] - &x[1]);
@@ -79,7 +81,8 @@ fn scalar_and_unary_ops() {
     check("pow", &pos, |x| x[0].pow(2.5));
     check("rdiv", &pos, |x| 2.0 / &x[0]);
     // relu away from its kink
-    let v: Vec<f32> = (0..12).map(|i| if i % 2 == 0 { 0.3 + i as f32 * 0.1 } else { -0.4 - i as f32 * 0.1 }).collect();
+    let v: Vec<f32> =
+        (0..12).map(|i| if i % 2 == 0 { 0.3 + i as f32 * 0.1 } else { -0.4 - i as f32 * 0.1 }).collect();
     check("relu", &[NDArray::from_vec(v, (3, 4)).unwrap()], |x| x[0].relu());
 }
 
@@ -114,7 +117,9 @@ fn pick_and_losses() {
     let xs = arrays(&[&[4, 6]], -3.0, 3.0);
     let label = nd::array(&[5.0, 0.0, 2.0, 2.0]);
     check("pick", &xs, |x| x[0].pick(&label));
-    check("softmax cross-entropy", &xs, |x| gluon::loss::SoftmaxCrossEntropyLoss::new().forward(&x[0], &label));
+    check("softmax cross-entropy", &xs, |x| {
+        gluon::loss::SoftmaxCrossEntropyLoss::new().forward(&x[0], &label)
+    });
     check("composed -pick(log_softmax)", &xs, |x| x[0].log_softmax()?.pick(&label)?.neg());
     let ys = arrays(&[&[4, 6], &[4, 6]], -1.0, 1.0);
     check("L2Loss", &ys, |x| gluon::loss::L2Loss::new().forward(&x[0], &x[1]));

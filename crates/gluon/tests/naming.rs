@@ -11,7 +11,12 @@ fn name_scope_gives_mxnet_names() {
     });
     assert_eq!(
         net.collect_params().keys(),
-        vec!["sequential0_dense0_weight", "sequential0_dense0_bias", "sequential0_dense1_weight", "sequential0_dense1_bias"]
+        vec![
+            "sequential0_dense0_weight",
+            "sequential0_dense0_bias",
+            "sequential0_dense1_weight",
+            "sequential0_dense1_bias"
+        ]
     );
     assert_eq!(net.collect_params().get("sequential0_dense0_weight").unwrap().shape(), vec![256, 0]);
     assert_eq!(

@@ -73,7 +73,8 @@ pub struct ArrayDataset {
 
 impl ArrayDataset {
     pub fn new(data: NDArray, label: NDArray) -> Result<ArrayDataset> {
-        let (n, m) = (data.shape().first().copied().unwrap_or(0), label.shape().first().copied().unwrap_or(0));
+        let (n, m) =
+            (data.shape().first().copied().unwrap_or(0), label.shape().first().copied().unwrap_or(0));
         if n != m {
             bail!("ArrayDataset: data has {n} samples but label has {m}");
         }
@@ -283,7 +284,11 @@ impl<D: Dataset> Iterator for Batches<D> {
                 *remaining -= 1;
                 let rx = &receivers[*next % receivers.len()];
                 *next += 1;
-                Some(rx.recv().unwrap_or_else(|_| Err(crate::Error::msg("a DataLoader worker stopped unexpectedly"))))
+                Some(
+                    rx.recv().unwrap_or_else(|_| {
+                        Err(crate::Error::msg("a DataLoader worker stopped unexpectedly"))
+                    }),
+                )
             }
         }
     }

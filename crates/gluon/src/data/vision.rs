@@ -34,7 +34,9 @@ pub mod transforms {
             let t = match t.rank() {
                 3 => t.permute((2, 0, 1))?,
                 4 => t.permute((0, 3, 1, 2))?,
-                r => bail!("ToTensor needs an (H, W, C) image or an (N, H, W, C) batch, got {r} dimension(s)"),
+                r => {
+                    bail!("ToTensor needs an (H, W, C) image or an (N, H, W, C) batch, got {r} dimension(s)")
+                }
             };
             Ok(NDArray::from_tensor(t.contiguous()?))
         }
@@ -75,7 +77,8 @@ pub mod transforms {
                 return Ok(NDArray::from_tensor(t.affine(s, -(self.mean[0] as f64) * s)?));
             }
             let c = self.mean.len();
-            let axis = t.rank().checked_sub(3).ok_or_else(|| crate::Error::msg("Normalize needs (C, H, W)"))?;
+            let axis =
+                t.rank().checked_sub(3).ok_or_else(|| crate::Error::msg("Normalize needs (C, H, W)"))?;
             if t.dims()[axis] != c {
                 bail!("Normalize: {c} channel statistics for an input with {} channels", t.dims()[axis]);
             }

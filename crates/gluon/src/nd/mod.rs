@@ -100,7 +100,11 @@ impl NDArray {
     pub fn set_tensor(&self, t: Tensor) -> Result<()> {
         let mut d = self.0.data.write().unwrap();
         if d.dims() != t.dims() {
-            bail!("cannot assign an array of shape {} to one of shape {}", fmt_shape(t.dims()), fmt_shape(d.dims()));
+            bail!(
+                "cannot assign an array of shape {} to one of shape {}",
+                fmt_shape(t.dims()),
+                fmt_shape(d.dims())
+            );
         }
         *d = t;
         Ok(())
@@ -145,7 +149,9 @@ impl NDArray {
     pub fn grad(&self) -> Result<NDArray> {
         match &*self.0.grad.lock().unwrap() {
             Some(g) => Ok(NDArray::from_tensor(g.clone())),
-            None => bail!("this array has no gradient: call attach_grad() (grad_req write or add) before backward"),
+            None => bail!(
+                "this array has no gradient: call attach_grad() (grad_req write or add) before backward"
+            ),
         }
     }
 
@@ -180,7 +186,10 @@ impl NDArray {
     /// The value of a one-element array (`x.asscalar()`).
     pub fn asscalar(&self) -> Result<f32> {
         if self.size() != 1 {
-            bail!("asscalar() needs an array with one element, this one has shape {}", fmt_shape(&self.shape()));
+            bail!(
+                "asscalar() needs an array with one element, this one has shape {}",
+                fmt_shape(&self.shape())
+            );
         }
         Ok(self.to_vec()?[0])
     }

@@ -16,7 +16,9 @@ pub enum Op {
     Mul,
     Div,
     /// `x * mul + add`: the scalar forms of + - * / and negation.
-    Affine { mul: f64 },
+    Affine {
+        mul: f64,
+    },
     /// `x ** p`.
     Pow(f64),
     Exp,
@@ -26,18 +28,33 @@ pub enum Op {
     Sigmoid,
     Tanh,
     /// `dot(a, b)` with optional transposes of either operand (2-d).
-    Dot { ta: bool, tb: bool },
+    Dot {
+        ta: bool,
+        tb: bool,
+    },
     /// Sum over `axes`; the backward broadcasts back over them.
-    Sum { axes: Vec<usize>, scale: f64 },
-    Max { axes: Vec<usize> },
+    Sum {
+        axes: Vec<usize>,
+        scale: f64,
+    },
+    Max {
+        axes: Vec<usize>,
+    },
     Reshape,
-    Transpose { perm: Vec<usize> },
+    Transpose {
+        perm: Vec<usize>,
+    },
     /// `pick(x, index)` along the last axis.
-    Pick { index: Vec<u32> },
+    Pick {
+        index: Vec<u32>,
+    },
     Softmax,
     LogSoftmax,
     /// Fused `-log_softmax(x)[label]` per row, keeping the probabilities for the backward.
-    SoftmaxCrossEntropy { prob: Tensor, label: Vec<u32> },
+    SoftmaxCrossEntropy {
+        prob: Tensor,
+        label: Vec<u32>,
+    },
 }
 
 /// Record `op` producing `out` from `inputs` when autograd is recording and some input needs a gradient.
@@ -69,7 +86,11 @@ fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
         .map(|i| match (at(a, i), at(b, i)) {
             (x, y) if x == y || y == 1 => Ok(x),
             (1, y) => Ok(y),
-            _ => bail!("operands could not be broadcast together with shapes {} and {}", fmt_shape(a), fmt_shape(b)),
+            _ => bail!(
+                "operands could not be broadcast together with shapes {} and {}",
+                fmt_shape(a),
+                fmt_shape(b)
+            ),
         })
         .collect()
 }
@@ -157,16 +178,22 @@ impl Op {
                 Ok(vec![ga, gb])
             }
             Op::Mul => {
-                let ga = if need(0) { Some(unbroadcast(&g.broadcast_mul(&xt(1))?, &x[0].shape())?) } else { None };
-                let gb = if need(1) { Some(unbroadcast(&g.broadcast_mul(&xt(0))?, &x[1].shape())?) } else { None };
+                let ga =
+                    if need(0) { Some(unbroadcast(&g.broadcast_mul(&xt(1))?, &x[0].shape())?) } else { None };
+                let gb =
+                    if need(1) { Some(unbroadcast(&g.broadcast_mul(&xt(0))?, &x[1].shape())?) } else { None };
                 Ok(vec![ga, gb])
             }
             Op::Div => {
                 let b = xt(1);
-                let ga = if need(0) { Some(unbroadcast(&g.broadcast_div(&b)?, &x[0].shape())?) } else { None };
+                let ga =
+                    if need(0) { Some(unbroadcast(&g.broadcast_div(&b)?, &x[0].shape())?) } else { None };
                 // d(a/b)/db = -out / b
                 let gb = if need(1) {
-                    Some(unbroadcast(&g.mul(&out.broadcast_div(&b)?.neg()?.broadcast_as(g.shape())?)?, &x[1].shape())?)
+                    Some(unbroadcast(
+                        &g.mul(&out.broadcast_div(&b)?.neg()?.broadcast_as(g.shape())?)?,
+                        &x[1].shape(),
+                    )?)
                 } else {
                     None
                 };
@@ -238,7 +265,9 @@ impl Op {
                 let gy = g.mul(out)?;
                 one(Ok(gy.broadcast_sub(&out.broadcast_mul(&gy.sum_keepdim(D::Minus1)?)?)?))
             }
-            Op::LogSoftmax => one(Ok(g.broadcast_sub(&out.exp()?.broadcast_mul(&g.sum_keepdim(D::Minus1)?)?)?)),
+            Op::LogSoftmax => {
+                one(Ok(g.broadcast_sub(&out.exp()?.broadcast_mul(&g.sum_keepdim(D::Minus1)?)?)?))
+            }
             Op::SoftmaxCrossEntropy { prob, label } => {
                 // d/dx of -log softmax(x)[y] is softmax(x) - onehot(y), scaled by each row's gradient.
                 let (rows, c) = prob.dims2()?;
@@ -268,7 +297,11 @@ impl NDArray {
     fn binary(&self, rhs: &NDArray, op: Op) -> Result<NDArray> {
         let (a, b) = (self.tensor(), rhs.tensor());
         if a.dtype() != b.dtype() {
-            bail!("operands have different dtypes {:?} and {:?}; convert one with astype()", a.dtype(), b.dtype());
+            bail!(
+                "operands have different dtypes {:?} and {:?}; convert one with astype()",
+                a.dtype(),
+                b.dtype()
+            );
         }
         broadcast_shape(a.dims(), b.dims())?;
         let out = match op {
@@ -354,7 +387,11 @@ impl NDArray {
         let t = self.tensor();
         let n: usize = axes.iter().map(|&a| t.dims()[a]).product();
         let scale = 1.0 / n.max(1) as f64;
-        let out = t.sum_keepdim(axes.clone())?.affine(scale, 0.0)?.reshape(reduced_shape(t.dims(), &axes, keepdims))?;
+        let out = t.sum_keepdim(axes.clone())?.affine(scale, 0.0)?.reshape(reduced_shape(
+            t.dims(),
+            &axes,
+            keepdims,
+        ))?;
         Ok(record(Op::Sum { axes, scale }, &[self], out))
     }
 
@@ -456,7 +493,10 @@ pub fn dot(a: &NDArray, b: &NDArray, transpose_a: bool, transpose_b: bool) -> Re
 pub fn softmax_cross_entropy(pred: &NDArray, label: &NDArray) -> Result<NDArray> {
     let t = pred.tensor();
     let (rows, c) = t.dims2().map_err(|_| {
-        crate::Error(format!("softmax cross-entropy needs (batch, classes) scores, got {}", fmt_shape(t.dims())))
+        crate::Error(format!(
+            "softmax cross-entropy needs (batch, classes) scores, got {}",
+            fmt_shape(t.dims())
+        ))
     })?;
     let label = to_labels(label, rows, c, "SoftmaxCrossEntropyLoss")?;
     let prob = softmax_last(&t)?;

@@ -70,6 +70,7 @@ pub fn uniform(low: f64, high: f64, shape: impl Into<Shape>) -> NDArray {
 /// Samples of N(loc, scale^2).
 pub fn normal(loc: f64, scale: f64, shape: impl Into<Shape>) -> NDArray {
     let shape = shape.into();
-    let v: Vec<f32> = with_rng(|r| (0..shape.elem_count()).map(|_| (loc + scale * r.normal()) as f32).collect());
+    let v: Vec<f32> =
+        with_rng(|r| (0..shape.elem_count()).map(|_| (loc + scale * r.normal()) as f32).collect());
     NDArray::from_vec(v, shape).expect("length matches shape")
 }

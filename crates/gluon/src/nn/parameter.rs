@@ -129,9 +129,15 @@ impl Parameter {
     /// Replace the value (e.g. to load weights); the shape must match any known dimensions.
     pub fn set_data(&self, value: &NDArray) -> Result<()> {
         let known = self.shape();
-        let fits = known.len() == value.ndim() && known.iter().zip(value.shape()).all(|(&a, b)| a == 0 || a == b);
+        let fits =
+            known.len() == value.ndim() && known.iter().zip(value.shape()).all(|(&a, b)| a == 0 || a == b);
         if !fits {
-            bail!("cannot set parameter '{}' of shape {:?} from an array of shape {:?}", self.name(), known, value.shape());
+            bail!(
+                "cannot set parameter '{}' of shape {:?} from an array of shape {:?}",
+                self.name(),
+                known,
+                value.shape()
+            );
         }
         *self.0.shape.lock().unwrap() = value.shape();
         let mut data = self.0.data.lock().unwrap();

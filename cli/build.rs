@@ -1,0 +1,32 @@
+//! rpath to libtorch for the mlcmp binary (so it runs without LD_LIBRARY_PATH), and the versions
+//! that go into the results file.
+fn main() {
+    println!("cargo:rerun-if-env-changed=LIBTORCH");
+    if std::env::var_os("CARGO_FEATURE_TORCH").is_some() {
+        if let Ok(dir) = std::env::var("LIBTORCH") {
+            let dir = std::fs::canonicalize(&dir).unwrap_or(dir.into());
+            println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.join("lib").display());
+        }
+    }
+    let lock = std::fs::read_to_string("../Cargo.lock").unwrap_or_default();
+    for (name, var) in [("tch", "MLCMP_TCH_VERSION"), ("candle-core", "MLCMP_CANDLE_VERSION")] {
+        println!("cargo:rustc-env={var}={}", locked_version(&lock, name).unwrap_or_else(|| "unknown".into()));
+    }
+    let git = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=MLCMP_GIT={git}");
+    println!("cargo:rerun-if-changed=../.git/HEAD");
+    println!("cargo:rerun-if-changed=../.git/refs/heads");
+    println!("cargo:rerun-if-changed=../Cargo.lock");
+}
+
+fn locked_version(lock: &str, name: &str) -> Option<String> {
+    let needle = format!("name = \"{name}\"\n");
+    let at = lock.find(&needle)? + needle.len();
+    lock[at..].lines().next()?.strip_prefix("version = ").map(|v| v.trim_matches('"').to_string())
+}

@@ -1,0 +1,45 @@
+//! Which backends this binary has, and the versions that go into the results.
+
+use crate::BackendName;
+use anyhow::Result;
+use mlcmp_core::{Backend, Versions};
+
+pub fn make(name: BackendName, threads: usize) -> Result<Box<dyn Backend>> {
+    Ok(match name {
+        BackendName::Gluon => Box::new(mlcmp_gluon::GluonBackend::new(threads)),
+        #[cfg(feature = "torch")]
+        BackendName::Torch => Box::new(mlcmp_torch::TorchBackend::new(threads)),
+        #[cfg(not(feature = "torch"))]
+        BackendName::Torch => anyhow::bail!(
+            "this mlcmp was built without the torch backend; run scripts/setup, then build with the default features (cargo build --release -p mlcmp)"
+        ),
+    })
+}
+
+pub fn versions() -> Versions {
+    #[cfg(feature = "torch")]
+    let libtorch = mlcmp_torch::LIBTORCH_VERSION.to_string();
+    #[cfg(not(feature = "torch"))]
+    let libtorch = "none (built without the torch feature)".to_string();
+    Versions {
+        mlcmp: env!("CARGO_PKG_VERSION").into(),
+        tch: env!("MLCMP_TCH_VERSION").into(),
+        libtorch,
+        candle: env!("MLCMP_CANDLE_VERSION").into(),
+        git: env!("MLCMP_GIT").into(),
+    }
+}
+
+/// The article's first example, `ones(5,3) + 1`, printed by each framework.
+pub fn print_ndarray_example() -> Result<()> {
+    #[cfg(feature = "torch")]
+    {
+        println!("PyTorch style (tch):  torch.ones(5, 3) + 1");
+        let x = tch::Tensor::ones([5, 3], (tch::Kind::Float, tch::Device::Cpu)) + 1;
+        println!("{x}\n");
+    }
+    println!("Gluon style (gluon):  nd.ones((5,3)) + 1");
+    let y = (gluon::nd::ones((5, 3)) + 1)?;
+    println!("{y}");
+    Ok(())
+}

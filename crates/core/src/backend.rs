@@ -1,0 +1,149 @@
+//! The seam between the driver and a backend.
+
+use crate::recipe::Recipe;
+use mlcmp_data::Mnist;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What a backend reports while it runs (for progress bars and the article's per-epoch line).
+#[derive(Debug, Clone)]
+pub enum Event<'a> {
+    EpochStart { epoch: usize, batches: usize },
+    Batch { epoch: usize, batch: usize, loss: f32 },
+    EpochEnd(&'a EpochResult),
+}
+
+/// A framework running the recipe in its own idiom.
+pub trait Backend {
+    /// `torch` or `gluon`.
+    fn name(&self) -> &'static str;
+
+    /// Train `recipe` on `data`, evaluating after each epoch. A run that stops early (divergence,
+    /// interruption) still returns its finished epochs with the matching status; `Err` is for
+    /// failures that leave nothing to report.
+    fn run(&mut self, recipe: &Recipe, data: &Mnist, on: &mut dyn FnMut(Event)) -> anyhow::Result<RunResult>;
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochResult {
+    pub epoch: usize,
+    /// Mean over the epoch's batches of each batch's mean loss (the article's "avg loss").
+    pub avg_loss: f64,
+    pub train_acc: f64,
+    pub test_acc: f64,
+    /// Wall clock of the training epoch, data loading included, evaluation excluded.
+    pub time_s: f64,
+    /// Wall clock of the evaluation after the epoch (train and test accuracy).
+    pub eval_s: f64,
+    pub batches: usize,
+    pub samples: usize,
+    /// Each batch's mean loss, in order (kept in memory for parity checks; not saved).
+    #[serde(skip)]
+    pub batch_losses: Vec<f32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Diverged,
+    Interrupted,
+    Failed,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Ok => "ok",
+            Status::Diverged => "diverged",
+            Status::Interrupted => "interrupted",
+            Status::Failed => "failed",
+        })
+    }
+}
+
+/// Where a run stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopPoint {
+    pub epoch: usize,
+    pub batch: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub backend: String,
+    pub status: Status,
+    pub threads: usize,
+    pub epochs: Vec<EpochResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<StopPoint>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl RunResult {
+    pub fn new(backend: &str, threads: usize) -> RunResult {
+        RunResult {
+            backend: backend.into(),
+            status: Status::Ok,
+            threads,
+            epochs: vec![],
+            stopped_at: None,
+            error: None,
+        }
+    }
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Ask running backends to stop after the current batch (Ctrl-C).
+pub fn request_stop() {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Whether a stop was requested; backends check it once per batch.
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::Relaxed)
+}
+
+/// The running average the article prints: mean of the batch losses.
+pub fn mean(xs: &[f32]) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs.iter().map(|&x| x as f64).sum::<f64>() / xs.len() as f64
+}
+
+/// What a backend's per-batch loop says after each batch: go on, or stop and why.
+pub fn check_batch(loss: f32, epoch: usize, batch: usize, run: &mut RunResult) -> bool {
+    if !loss.is_finite() {
+        run.status = Status::Diverged;
+        run.stopped_at = Some(StopPoint { epoch, batch });
+        return false;
+    }
+    if stop_requested() {
+        run.status = Status::Interrupted;
+        run.stopped_at = Some(StopPoint { epoch, batch });
+        return false;
+    }
+    true
+}
+
+/// Run a backend, turning an error into a `failed` run so the other backend and the results survive.
+pub fn run_backend(
+    backend: &mut dyn Backend,
+    recipe: &Recipe,
+    data: &Mnist,
+    threads: usize,
+    on: &mut dyn FnMut(Event),
+) -> RunResult {
+    match backend.run(recipe, data, on) {
+        Ok(r) => r,
+        Err(e) => {
+            let mut r = RunResult::new(backend.name(), threads);
+            r.status = Status::Failed;
+            r.error = Some(format!("{e:#}"));
+            r
+        }
+    }
+}

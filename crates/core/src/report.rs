@@ -1,0 +1,208 @@
+//! The comparison tables: per epoch, per backend, and beside the article's published numbers.
+
+use crate::backend::{EpochResult, RunResult, Status};
+use crate::results::Results;
+use comfy_table::{presets, Cell, CellAlignment, Table};
+
+/// The article's published numbers ("Ten minutes from PyTorch to MXNet", 2018).
+pub mod article {
+    pub const TORCH_LOSS: [f64; 5] = [0.3251, 0.1509, 0.1057, 0.0820, 0.0666];
+    pub const TORCH_S: [f64; 5] = [3.71, 4.05, 4.07, 3.70, 3.63];
+    pub const MXNET_LOSS: [f64; 5] = [0.3162, 0.1503, 0.1073, 0.0830, 0.0674];
+    pub const MXNET_S: [f64; 5] = [1.59, 1.49, 1.46, 1.48, 1.75];
+    pub const TORCH_MEAN_S: f64 = 3.83;
+    pub const MXNET_MEAN_S: f64 = 1.55;
+    pub const RATIO: f64 = 2.47;
+}
+
+/// Text tables for a terminal, or Markdown for the README and CI logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Text,
+    Markdown,
+}
+
+fn table(style: Style, header: Vec<String>) -> Table {
+    let mut t = Table::new();
+    t.load_preset(match style {
+        Style::Text => presets::UTF8_FULL_CONDENSED,
+        Style::Markdown => presets::ASCII_MARKDOWN,
+    });
+    t.set_header(header);
+    t
+}
+
+fn right(s: String) -> Cell {
+    Cell::new(s).set_alignment(CellAlignment::Right)
+}
+
+pub fn median(xs: &[f64]) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+pub fn mean(xs: &[f64]) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs.iter().sum::<f64>() / xs.len() as f64
+}
+
+fn times(r: &RunResult, skip_first: bool) -> Vec<f64> {
+    r.epochs.iter().filter(|e| !(skip_first && e.epoch == 0)).map(|e| e.time_s).collect()
+}
+
+/// Mean epoch time (all epochs).
+pub fn mean_epoch_s(r: &RunResult) -> f64 {
+    mean(&times(r, false))
+}
+
+fn fmt(x: f64, digits: usize) -> String {
+    if x.is_finite() {
+        format!("{x:.digits$}")
+    } else {
+        "-".into()
+    }
+}
+
+fn pct(x: f64) -> String {
+    if x.is_finite() {
+        format!("{:.2}%", 100.0 * x)
+    } else {
+        "-".into()
+    }
+}
+
+fn epoch_of(r: &RunResult, i: usize) -> Option<&EpochResult> {
+    r.epochs.iter().find(|e| e.epoch == i)
+}
+
+/// 1. Per epoch: loss, test accuracy and time of each backend, and each backend's speedup over torch.
+pub fn epoch_table(res: &Results, style: Style) -> Table {
+    let runs = &res.runs;
+    let mut header = vec!["epoch".to_string()];
+    header.extend(runs.iter().map(|r| format!("avg loss {}", r.backend)));
+    header.extend(runs.iter().map(|r| format!("test acc {}", r.backend)));
+    header.extend(runs.iter().map(|r| format!("s {}", r.backend)));
+    let base = runs.iter().position(|r| r.backend == "torch");
+    let others: Vec<&RunResult> =
+        runs.iter().enumerate().filter(|(i, _)| Some(*i) != base).map(|(_, r)| r).collect();
+    if base.is_some() {
+        header.extend(others.iter().map(|r| format!("{} speedup", r.backend)));
+    }
+    let mut t = table(style, header);
+    let n = runs.iter().map(|r| r.epochs.len()).max().unwrap_or(0);
+    for i in 0..n {
+        let mut row = vec![right(i.to_string())];
+        let get = |r: &RunResult, f: fn(&EpochResult) -> f64| epoch_of(r, i).map(f).unwrap_or(f64::NAN);
+        row.extend(runs.iter().map(|r| right(fmt(get(r, |e| e.avg_loss), 4))));
+        row.extend(runs.iter().map(|r| right(pct(get(r, |e| e.test_acc)))));
+        row.extend(runs.iter().map(|r| right(fmt(get(r, |e| e.time_s), 2))));
+        if let Some(b) = base {
+            let tb = get(&runs[b], |e| e.time_s);
+            row.extend(others.iter().map(|r| right(format!("{}x", fmt(tb / get(r, |e| e.time_s), 2)))));
+        }
+        t.add_row(row);
+    }
+    t
+}
+
+/// 2. Per backend: final accuracies, epoch time statistics, throughput and threads.
+pub fn summary_table(res: &Results, style: Style) -> Table {
+    let header = [
+        "backend",
+        "status",
+        "train acc",
+        "test acc",
+        "mean s",
+        "median s",
+        "mean s (w/o epoch 0)",
+        "median s (w/o epoch 0)",
+        "samples/s",
+        "threads",
+    ];
+    let mut t = table(style, header.iter().map(|s| s.to_string()).collect());
+    for r in &res.runs {
+        let last = r.epochs.last();
+        let status = match (r.status, r.stopped_at) {
+            (Status::Ok, _) => "ok".to_string(),
+            (s, Some(p)) => format!("{s} (epoch {}, batch {})", p.epoch, p.batch),
+            (s, None) => s.to_string(),
+        };
+        let med = median(&times(r, false));
+        let samples = last.map(|e| e.samples as f64).unwrap_or(f64::NAN);
+        t.add_row(vec![
+            Cell::new(&r.backend),
+            Cell::new(status),
+            right(pct(last.map(|e| e.train_acc).unwrap_or(f64::NAN))),
+            right(pct(last.map(|e| e.test_acc).unwrap_or(f64::NAN))),
+            right(fmt(mean(&times(r, false)), 3)),
+            right(fmt(med, 3)),
+            right(fmt(mean(&times(r, true)), 3)),
+            right(fmt(median(&times(r, true)), 3)),
+            right(fmt(samples / med, 0)),
+            right(r.threads.to_string()),
+        ]);
+    }
+    t
+}
+
+/// 3. The article beside this run: mean epoch times and their ratio.
+pub fn article_table(res: &Results, style: Style) -> Table {
+    let mut t = table(
+        style,
+        ["", "PyTorch-style s/epoch", "Gluon-style s/epoch", "PyTorch / Gluon", "machine"]
+            .map(String::from)
+            .to_vec(),
+    );
+    t.add_row(vec![
+        Cell::new("article (2018): PyTorch vs MXNet"),
+        right(fmt(article::TORCH_MEAN_S, 2)),
+        right(fmt(article::MXNET_MEAN_S, 2)),
+        right(format!("{}x", fmt(article::RATIO, 2))),
+        Cell::new("not stated (CPU)"),
+    ]);
+    let torch = res.run("torch").map(mean_epoch_s).unwrap_or(f64::NAN);
+    for g in res.runs.iter().filter(|r| r.backend != "torch") {
+        let gs = mean_epoch_s(g);
+        t.add_row(vec![
+            Cell::new(format!("this run: torch vs {}", g.backend)),
+            right(fmt(torch, 2)),
+            right(fmt(gs, 2)),
+            right(format!("{}x", fmt(torch / gs, 2))),
+            Cell::new(format!("{}, {} threads", res.machine.describe(), res.machine.threads)),
+        ]);
+    }
+    t
+}
+
+/// All three tables with titles.
+pub fn render_all(res: &Results, style: Style) -> String {
+    let title = |s: &str| match style {
+        Style::Text => format!("{s}\n"),
+        Style::Markdown => format!("### {s}\n\n"),
+    };
+    format!(
+        "{}{}\n\n{}{}\n\n{}{}\n",
+        title("Per epoch"),
+        epoch_table(res, style),
+        title("Per backend"),
+        summary_table(res, style),
+        title("Beside the article"),
+        article_table(res, style)
+    )
+}
+
+/// The article's per-epoch line: `epoch 0, avg loss 0.3251, time 3.71`.
+pub fn epoch_line(e: &EpochResult) -> String {
+    format!("epoch {}, avg loss {:.4}, time {:.2}", e.epoch, e.avg_loss, e.time_s)
+}
