@@ -76,7 +76,7 @@ struct RunOpts {
     epochs: Option<usize>,
     #[arg(long)]
     batch_size: Option<usize>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
     #[arg(long)]
     hidden: Option<usize>,

@@ -1,0 +1,132 @@
+//! The mlcmp binary end to end, on a reduced recipe (--limit) of the real MNIST.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn mlcmp(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mlcmp"))
+        .args(args)
+        .env("MLCMP_RESULTS", std::env::temp_dir())
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn ndarray_prints_both_styles() {
+    let o = mlcmp(&["ndarray"]);
+    let (out, _) = text(&o);
+    assert!(o.status.success());
+    assert!(
+        out.contains(
+            "[[2. 2. 2.]\n [2. 2. 2.]\n [2. 2. 2.]\n [2. 2. 2.]\n [2. 2. 2.]]\n<NDArray 5x3 @cpu(0)>"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("Tensor[[5, 3], Float]"), "{out}");
+}
+
+#[test]
+fn train_gluon_prints_the_article_line() {
+    let o = mlcmp(&["train", "--backend", "gluon", "--limit", "3000", "--epochs", "2", "--threads", "1"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("epoch ")).collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[1].starts_with("epoch 1, avg loss 0."), "{out}");
+    assert!(lines[1].contains(", time ") && lines[1].contains("test acc"), "{out}");
+}
+
+#[test]
+fn compare_writes_json_and_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let j = json.to_str().unwrap();
+    let o = mlcmp(&["compare", "--limit", "2000", "--epochs", "2", "--no-save", "--json", j]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    for title in ["Per epoch", "Per backend", "Beside the article", "gluon speedup", "2.47x"] {
+        assert!(out.contains(title), "{title} missing in {out}");
+    }
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["recipe"]["limit"], 2000);
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.iter().map(|r| r["backend"].as_str().unwrap()).collect::<Vec<_>>(), ["torch", "gluon"]);
+    for r in runs {
+        assert_eq!(r["status"], "ok");
+        assert_eq!(r["epochs"].as_array().unwrap().len(), 2);
+        let e = &r["epochs"][1];
+        assert!(e["avg_loss"].as_f64().unwrap() < 1.0 && e["test_acc"].as_f64().unwrap() > 0.8, "{e}");
+    }
+    // An existing file is not overwritten without --force.
+    let o = mlcmp(&["compare", "--limit", "500", "--epochs", "1", "--no-save", "--json", j]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("exists; pass --force"));
+}
+
+#[test]
+fn config_errors_exit_2_with_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.json");
+    std::fs::write(&cfg, r#"{"epochs": 1, "batch_size": 128, "lr": 0.1, "hidden": 256, "mean": 0.13, "std": 0.31, "shuffle": true, "seed": 1, "threads": "all", "speed": 11}"#).unwrap();
+    let o = mlcmp(&["train", "--backend", "gluon", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let (_, err) = text(&o);
+    assert!(err.starts_with(&format!("mlcmp: error: {}: unknown field `speed`", cfg.display())), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+
+    let o = mlcmp(&["train", "--backend", "gluon", "--lr", "-1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("key 'lr' = -1 is out of range"));
+    let o = mlcmp(&["train", "--backend", "gluon", "--batch-size", "5000", "--limit", "1000"]);
+    assert!(text(&o)
+        .1
+        .contains("key 'batch_size' = 5000 is out of range: the training set has 1000 samples"));
+    let o = mlcmp(&["train", "--backend", "gluon", "--config", "/nonexistent.json"]);
+    assert!(text(&o).1.contains("/nonexistent.json: cannot read the recipe file"));
+}
+
+#[test]
+fn data_errors_name_the_file_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = mlcmp(&["train", "--backend", "gluon", "--data-dir", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o).1;
+    assert!(err.contains("train-images-idx3-ubyte: missing; run `mlcmp data fetch`"), "{err}");
+    let o = mlcmp(&["data", "info"]);
+    let out = text(&o).0;
+    assert!(out.contains(
+        "train: 60000 images of 28x28, labels 0..9: 5923 6742 5958 6131 5842 5421 5918 6265 5851 5949"
+    ));
+    assert!(out.contains("test : 10000 images"));
+    // A corrupted copy: same size, one byte changed.
+    let real = mlcmp_data_dir();
+    for (name, _, _) in [
+        ("train-images-idx3-ubyte", 0, 0),
+        ("train-labels-idx1-ubyte", 0, 0),
+        ("t10k-images-idx3-ubyte", 0, 0),
+        ("t10k-labels-idx1-ubyte", 0, 0),
+    ] {
+        std::fs::copy(real.join(name), dir.path().join(name)).unwrap();
+    }
+    let lab = dir.path().join("t10k-labels-idx1-ubyte");
+    let mut b = std::fs::read(&lab).unwrap();
+    b[100] = (b[100] + 1) % 10;
+    std::fs::write(&lab, b).unwrap();
+    let o = mlcmp(&["train", "--backend", "gluon", "--data-dir", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("t10k-labels-idx1-ubyte: checksum mismatch"), "{}", text(&o).1);
+    let o = mlcmp(&["data", "verify", "--data-dir", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).0.contains("t10k-labels-idx1-ubyte       checksum mismatch"));
+}
+
+fn mlcmp_data_dir() -> std::path::PathBuf {
+    std::env::var_os("MLCMP_DATA")
+        .map(Into::into)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist"))
+}

@@ -1,0 +1,176 @@
+use mlcmp_core::backend::{check_batch, StopPoint};
+use mlcmp_core::report::{self, median, Style};
+use mlcmp_core::{EpochResult, Machine, Recipe, Results, RunResult, Status, Versions};
+
+fn err(json: &str) -> String {
+    Recipe::parse(json, "cfg.json").unwrap_err().to_string()
+}
+
+fn article_with(key: &str, value: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(mlcmp_core::recipe::ARTICLE_JSON).unwrap();
+    v[key] = serde_json::from_str(value).unwrap();
+    v.to_string()
+}
+
+#[test]
+fn the_article_recipe() {
+    let r = Recipe::article();
+    assert_eq!((r.epochs, r.batch_size, r.hidden, r.seed), (5, 128, 256, 42));
+    assert_eq!((r.lr, r.mean, r.std), (0.1, 0.13, 0.31));
+    assert!(r.shuffle);
+    assert_eq!(r.threads.resolve(), std::thread::available_parallelism().unwrap().get());
+    assert_eq!(r.batches_per_epoch(60_000), 469);
+}
+
+#[test]
+fn config_errors_name_the_key() {
+    assert!(
+        err(&article_with("colour", "1")).starts_with("cfg.json: unknown field `colour`, expected one of")
+    );
+    assert!(err(&article_with("lr", "\"fast\""))
+        .starts_with("cfg.json: key 'lr': invalid type: string \"fast\", expected f64"));
+    assert!(err(&article_with("epochs", "-1")).starts_with("cfg.json: key 'epochs': invalid value"));
+    assert_eq!(
+        err(&article_with("lr", "0")),
+        "cfg.json: key 'lr' = 0 is out of range: use a finite learning rate > 0"
+    );
+    assert_eq!(
+        err(&article_with("epochs", "0")),
+        "cfg.json: key 'epochs' = 0 is out of range: use 1..=10000"
+    );
+    assert!(err(&article_with("batch_size", "0")).contains("key 'batch_size' = 0 is out of range"));
+    assert!(err(&article_with("hidden", "0")).contains("key 'hidden' = 0 is out of range"));
+    assert!(err(&article_with("threads", "0"))
+        .contains("key 'threads' = 0 is out of range: use 1..=1024 or \"all\""));
+    assert!(err(&article_with("threads", "\"many\"")).contains("key 'threads'"));
+    assert!(err(&article_with("std", "0")).contains("key 'std' = 0"));
+    let e = err("{");
+    assert!(e.starts_with("cfg.json: ") && e.contains("EOF while parsing"), "{e}");
+    let big = Recipe::article();
+    assert!(big.validate_for(128).is_ok());
+    let mut r = Recipe::article();
+    r.batch_size = 101;
+    assert_eq!(
+        r.validate_for(100).unwrap_err().to_string(),
+        "key 'batch_size' = 101 is out of range: the training set has 100 samples; use 1..=100"
+    );
+}
+
+#[test]
+fn overrides_are_validated() {
+    let o = mlcmp_core::Overrides { lr: Some(f64::NAN), ..Default::default() };
+    assert!(Recipe::article().apply(&o).unwrap_err().to_string().starts_with("command line: key 'lr' = NaN"));
+    let o = mlcmp_core::Overrides { epochs: Some(2), threads: Some(1), ..Default::default() };
+    let r = Recipe::article().apply(&o).unwrap();
+    assert_eq!((r.epochs, r.threads.resolve()), (2, 1));
+}
+
+fn epoch(i: usize, loss: f64, t: f64) -> EpochResult {
+    EpochResult {
+        epoch: i,
+        avg_loss: loss,
+        train_acc: 0.9,
+        test_acc: 0.95 + i as f64 / 100.0,
+        time_s: t,
+        eval_s: 0.1,
+        batches: 469,
+        samples: 60_000,
+        batch_losses: vec![],
+    }
+}
+
+fn sample_results() -> Results {
+    let versions = Versions {
+        mlcmp: "0".into(),
+        tch: "t".into(),
+        libtorch: "l".into(),
+        candle: "c".into(),
+        git: "g".into(),
+    };
+    let machine = Machine { cpu: "Test CPU".into(), cores: 2, threads: 2, os: "TestOS".into() };
+    let mut res = Results::new(machine, versions, Recipe::article());
+    let mut t = RunResult::new("torch", 2);
+    t.epochs = vec![epoch(0, 0.3251, 1.0), epoch(1, 0.1509, 2.0)];
+    let mut g = RunResult::new("gluon", 2);
+    g.epochs = vec![epoch(0, 0.3162, 0.5), epoch(1, 0.1503, 0.5)];
+    res.runs = vec![t, g];
+    res
+}
+
+#[test]
+fn results_json_round_trip_and_atomic_save() {
+    let res = sample_results();
+    let text = res.to_json();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["machine"]["cores"], 2);
+    assert_eq!(v["versions"]["libtorch"], "l");
+    assert_eq!(v["recipe"]["batch_size"], 128);
+    assert_eq!(v["runs"][1]["backend"], "gluon");
+    assert_eq!(v["runs"][0]["status"], "ok");
+    assert_eq!(v["runs"][0]["epochs"][1]["avg_loss"], 0.1509);
+    let back = Results::parse(&text, "r.json").unwrap();
+    assert_eq!(back, res);
+
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("sub/r.json");
+    res.save(&p, false).unwrap();
+    assert_eq!(Results::load(&p).unwrap(), res);
+    let e = res.save(&p, false).unwrap_err().to_string();
+    assert!(e.ends_with("exists; pass --force to overwrite it or choose another path"), "{e}");
+    res.save(&p, true).unwrap();
+    assert_eq!(std::fs::read_dir(p.parent().unwrap()).unwrap().count(), 1, "no temp file left");
+
+    assert!(Results::parse("{\"schema\": 1}", "x.json")
+        .unwrap_err()
+        .to_string()
+        .starts_with("x.json: not an mlcmp results file"));
+    let mut v2 = v.clone();
+    v2["schema"] = 7.into();
+    assert!(Results::parse(&v2.to_string(), "x.json")
+        .unwrap_err()
+        .to_string()
+        .contains("schema 7 is not supported"));
+}
+
+#[test]
+fn tables_show_the_numbers() {
+    let res = sample_results();
+    let md = report::epoch_table(&res, Style::Markdown).to_string();
+    let lines: Vec<&str> = md.lines().collect();
+    assert_eq!(
+        lines[0].split('|').map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>(),
+        [
+            "epoch",
+            "avg loss torch",
+            "avg loss gluon",
+            "test acc torch",
+            "test acc gluon",
+            "s torch",
+            "s gluon",
+            "gluon speedup"
+        ]
+    );
+    let row1: Vec<&str> = lines[3].split('|').map(str::trim).filter(|s| !s.is_empty()).collect();
+    assert_eq!(row1, ["1", "0.1509", "0.1503", "96.00%", "96.00%", "2.00", "0.50", "4.00x"]);
+    let summary = report::summary_table(&res, Style::Markdown).to_string();
+    assert!(summary.contains("| torch ") && summary.contains("1.500"), "{summary}");
+    let art = report::article_table(&res, Style::Text).to_string();
+    assert!(
+        art.contains("3.83") && art.contains("1.55") && art.contains("2.47x") && art.contains("3.00x"),
+        "{art}"
+    );
+    assert!(art.contains("Test CPU, 2 cores"));
+    assert_eq!(report::epoch_line(&res.runs[0].epochs[0]), "epoch 0, avg loss 0.3251, time 1.00");
+    assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+    assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+}
+
+#[test]
+fn a_non_finite_loss_stops_the_run() {
+    let mut r = RunResult::new("gluon", 1);
+    assert!(check_batch(0.5, 0, 3, &mut r));
+    assert!(!check_batch(f32::NAN, 2, 17, &mut r));
+    assert_eq!(r.status, Status::Diverged);
+    assert_eq!(r.stopped_at, Some(StopPoint { epoch: 2, batch: 17 }));
+}
