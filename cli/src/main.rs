@@ -38,6 +38,9 @@ enum Cmd {
         /// Do not save the results under results/.
         #[arg(long)]
         no_save: bool,
+        /// With --init shared: exit 1 when the batch losses or final weights differ by more than TOL.
+        #[arg(long, value_name = "TOL")]
+        check_parity: Option<f64>,
     },
     /// The article's first example in both styles: ones(5,3) + 1.
     Ndarray,
@@ -158,9 +161,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
-        Cmd::Train { backend, opts } => train_or_compare(&opts, &[backend], false, true),
-        Cmd::Compare { opts, no_save } => {
-            train_or_compare(&opts, &[BackendName::Torch, BackendName::Gluon], true, !no_save)
+        Cmd::Train { backend, opts } => train_or_compare(&opts, &[backend], false, true, None),
+        Cmd::Compare { opts, no_save, check_parity } => {
+            train_or_compare(&opts, &[BackendName::Torch, BackendName::Gluon], true, !no_save, check_parity)
         }
         Cmd::Ndarray => {
             backends::print_ndarray_example()?;
@@ -170,8 +173,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn train_or_compare(opts: &RunOpts, names: &[BackendName], tables: bool, save: bool) -> Result<ExitCode> {
+fn train_or_compare(
+    opts: &RunOpts,
+    names: &[BackendName],
+    tables: bool,
+    save: bool,
+    check_parity: Option<f64>,
+) -> Result<ExitCode> {
     let recipe = opts.recipe()?;
+    if let Some(tol) = check_parity {
+        if recipe.init != InitMode::Shared {
+            bail!("--check-parity needs --init shared (identical weights and batches)");
+        }
+        if !(tol.is_finite() && tol >= 0.0) {
+            bail!("--check-parity {tol}: use a finite tolerance >= 0");
+        }
+    }
     let mut backends =
         names.iter().map(|&n| backends::make(n, recipe.threads.resolve())).collect::<Result<Vec<_>>>()?;
     let data = driver::load_data(&data_dir(&opts.data_dir), recipe.limit)?;
@@ -213,6 +230,25 @@ fn train_or_compare(opts: &RunOpts, names: &[BackendName], tables: bool, save: b
             r.stopped_at.map(|p| format!(" at epoch {}, batch {}", p.epoch, p.batch)).unwrap_or_default();
         let why = r.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
         eprintln!("mlcmp: {} {}{at}{why}", r.backend, r.status);
+    }
+    if let Some(tol) = check_parity {
+        match &results.parity {
+            Some(p) if p.within(tol) => println!(
+                "parity ok: max batch loss difference {:.2e}, max weight difference {:.2e} <= {tol:.0e}",
+                p.max_batch_loss_diff, p.max_weight_diff
+            ),
+            Some(p) => {
+                eprintln!(
+                    "mlcmp: parity check failed: max batch loss difference {:.2e}, max weight difference {:.2e}, tolerance {tol:.0e}",
+                    p.max_batch_loss_diff, p.max_weight_diff
+                );
+                return Ok(ExitCode::from(1));
+            }
+            None => {
+                eprintln!("mlcmp: parity check failed: no two complete runs to compare");
+                return Ok(ExitCode::from(1));
+            }
+        }
     }
     Ok(match worst {
         Status::Ok => ExitCode::SUCCESS,

@@ -3,9 +3,9 @@
 //! `autograd::record`, `backward`, `trainer.step(batch_size)`, `asscalar`).
 //!
 //! ```no_run
-//! use mlcmp_core::{Backend, Recipe};
+//! use mlcmp_core::{Backend, Job, Recipe};
 //! let data = mlcmp_data::Mnist::load(&mlcmp_data::default_dir()).unwrap();
-//! let run = mlcmp_gluon::GluonBackend::new(2).run(&Recipe::article(), &data, &mut |_| {}).unwrap();
+//! let run = mlcmp_gluon::GluonBackend::new(2).run(&Job { recipe: &Recipe::article(), data: &data, shared: None }, &mut |_| {}).unwrap();
 //! println!("{:?}", run.epochs.last());
 //! ```
 
@@ -14,9 +14,9 @@ use gluon::data::vision::{transforms, MNIST};
 use gluon::data::{ArrayDataset, DataLoader, Dataset, TransformFirst};
 use gluon::nn::{self, Block};
 use gluon::{autograd, loss, nd, Trainer};
-use mlcmp_core::backend::{check_batch, mean, Backend, EpochResult, Event, RunResult, Status};
-use mlcmp_core::Recipe;
-use mlcmp_data::{Mnist, Split};
+use mlcmp_core::backend::{check_batch, mean, Backend, EpochResult, Event, Job, RunResult, Status};
+use mlcmp_core::parity::param_shapes;
+use mlcmp_data::Split;
 use std::time::Instant;
 
 pub struct GluonBackend {
@@ -71,7 +71,8 @@ impl Backend for GluonBackend {
         "gluon"
     }
 
-    fn run(&mut self, r: &Recipe, data: &Mnist, on: &mut dyn FnMut(Event)) -> Result<RunResult> {
+    fn run(&mut self, job: &Job, on: &mut dyn FnMut(Event)) -> Result<RunResult> {
+        let (r, data) = (job.recipe, job.data);
         gluon::set_num_threads(self.threads);
         let mut run = RunResult::new(self.name(), gluon::num_threads());
         nd::random::seed(r.seed);
@@ -84,6 +85,12 @@ impl Backend for GluonBackend {
 
         let net = mlp(r.hidden);
         net.initialize()?;
+        if let Some(shared) = job.shared {
+            for ((p, v), shape) in net.collect_params().iter().zip(&shared.params).zip(param_shapes(r.hidden))
+            {
+                p.set_data(&nd::NDArray::from_vec(v.clone(), shape)?)?;
+            }
+        }
         let softmax_cross_entropy = loss::SoftmaxCrossEntropyLoss::new();
         let mut trainer = Trainer::new(net.collect_params(), "sgd", &[("learning_rate", r.lr)])?;
 
@@ -92,13 +99,17 @@ impl Backend for GluonBackend {
             on(Event::EpochStart { epoch, batches });
             let start = Instant::now();
             let mut losses = Vec::with_capacity(batches);
-            for (b, batch) in train_data.iter().enumerate() {
+            let epoch_batches = match job.shared {
+                Some(s) => train_data.iter_batches(s.epochs[epoch].clone()),
+                None => train_data.iter(),
+            };
+            for (b, batch) in epoch_batches.enumerate() {
                 let (x, y) = batch?;
                 let loss = autograd::record(|| softmax_cross_entropy.forward(&net.forward(&x)?, &y))?;
                 loss.backward()?;
                 // As in the article: step(batch_size) with the configured size, also for the last,
-                // smaller batch.
-                trainer.step(r.batch_size)?;
+                // smaller batch. In shared mode, the actual size, so every batch matches PyTorch's mean.
+                trainer.step(if job.shared.is_some() { y.size() } else { r.batch_size })?;
                 let l = loss.mean(None, false)?.asscalar()?;
                 losses.push(l);
                 on(Event::Batch { epoch, batch: b, loss: l });
@@ -108,7 +119,7 @@ impl Backend for GluonBackend {
             }
             let time_s = start.elapsed().as_secs_f64();
             if run.status != Status::Ok {
-                return Ok(run);
+                break;
             }
             let eval = Instant::now();
             let (train_acc, test_acc) = (accuracy(&net, train_data.dataset())?, accuracy(&net, &test)?);
@@ -126,6 +137,8 @@ impl Backend for GluonBackend {
             on(Event::EpochEnd(&e));
             run.epochs.push(e);
         }
+        run.final_params =
+            net.collect_params().iter().map(|p| p.data()?.to_vec()).collect::<gluon::Result<_>>()?;
         Ok(run)
     }
 }

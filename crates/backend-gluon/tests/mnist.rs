@@ -1,13 +1,15 @@
 //! The gluon backend on the real MNIST: one epoch with MXNet's default initialisation.
 
-use mlcmp_core::{Backend, Recipe};
+use mlcmp_core::{Backend, Job, Recipe};
 
 #[test]
 fn one_epoch_matches_mxnet() {
     let data = mlcmp_data::Mnist::load(&mlcmp_data::default_dir())
         .unwrap_or_else(|e| panic!("{e} (run scripts/setup to fetch MNIST)"));
     let recipe = Recipe { epochs: 1, ..Recipe::article() };
-    let run = mlcmp_gluon::GluonBackend::new(2).run(&recipe, &data, &mut |_| {}).unwrap();
+    let run = mlcmp_gluon::GluonBackend::new(2)
+        .run(&Job { recipe: &recipe, data: &data, shared: None }, &mut |_| {})
+        .unwrap();
     let e = &run.epochs[0];
     assert_eq!((e.batches, e.batch_losses.len()), (469, 469));
     // MXNet's published epoch-0 loss is 0.3162.

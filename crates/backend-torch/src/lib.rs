@@ -3,17 +3,17 @@
 //! `zero_grad(); backward(); step()`).
 //!
 //! ```no_run
-//! use mlcmp_core::{Backend, Recipe};
+//! use mlcmp_core::{Backend, Job, Recipe};
 //! let data = mlcmp_data::Mnist::load(&mlcmp_data::default_dir()).unwrap();
 //! let mut torch = mlcmp_torch::TorchBackend::new(2);
-//! let run = torch.run(&Recipe::article(), &data, &mut |_| {}).unwrap();
+//! let run = torch.run(&Job { recipe: &Recipe::article(), data: &data, shared: None }, &mut |_| {}).unwrap();
 //! println!("{:?}", run.epochs.last());
 //! ```
 
 use anyhow::Result;
-use mlcmp_core::backend::{check_batch, mean, Backend, EpochResult, Event, RunResult, Status};
-use mlcmp_core::Recipe;
-use mlcmp_data::{Mnist, Split};
+use mlcmp_core::backend::{check_batch, mean, Backend, EpochResult, Event, Job, RunResult, Status};
+use mlcmp_core::parity::param_shapes;
+use mlcmp_data::Split;
 use std::time::Instant;
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
@@ -75,6 +75,25 @@ impl TensorSplit {
     }
 }
 
+/// The MLP's parameters in the order w1, b1, w2, b2 (tch names them after their Sequential index).
+const PARAM_NAMES: [&str; 4] = ["0.weight", "0.bias", "2.weight", "2.bias"];
+
+/// Overwrite the MLP's parameters (for `--init shared`).
+fn load_params(vs: &nn::VarStore, values: &[Vec<f32>], hidden: usize) {
+    let vars = vs.variables();
+    tch::no_grad(|| {
+        for ((name, v), shape) in PARAM_NAMES.iter().zip(values).zip(param_shapes(hidden)) {
+            let shape: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+            vars[*name].shallow_clone().copy_(&Tensor::from_slice(v).view(shape.as_slice()));
+        }
+    });
+}
+
+fn read_params(vs: &nn::VarStore) -> Result<Vec<Vec<f32>>> {
+    let vars = vs.variables();
+    PARAM_NAMES.iter().map(|n| Ok(Vec::<f32>::try_from(vars[*n].flatten(0, -1))?)).collect()
+}
+
 /// Accuracy of `net` on a whole split, in chunks, without gradients.
 pub fn accuracy(net: &impl Module, s: &TensorSplit, mean: f64, std: f64) -> f64 {
     tch::no_grad(|| {
@@ -94,7 +113,8 @@ impl Backend for TorchBackend {
         "torch"
     }
 
-    fn run(&mut self, r: &Recipe, data: &Mnist, on: &mut dyn FnMut(Event)) -> Result<RunResult> {
+    fn run(&mut self, job: &Job, on: &mut dyn FnMut(Event)) -> Result<RunResult> {
+        let (r, data) = (job.recipe, job.data);
         tch::set_num_threads(self.threads as i32);
         let mut run = RunResult::new(self.name(), tch::get_num_threads() as usize);
         tch::manual_seed(r.seed as i64);
@@ -102,6 +122,9 @@ impl Backend for TorchBackend {
 
         let vs = nn::VarStore::new(Device::Cpu);
         let net = mlp(&vs.root(), r.hidden as i64);
+        if let Some(shared) = job.shared {
+            load_params(&vs, &shared.params, r.hidden);
+        }
         let mut opt = nn::Sgd::default().build(&vs, r.lr)?;
 
         let n = train.len();
@@ -110,10 +133,13 @@ impl Backend for TorchBackend {
         for epoch in 0..r.epochs {
             on(Event::EpochStart { epoch, batches });
             let start = Instant::now();
-            let order = if r.shuffle {
-                Tensor::randperm(n, (Kind::Int64, Device::Cpu))
-            } else {
-                Tensor::arange(n, (Kind::Int64, Device::Cpu))
+            let order = match job.shared {
+                Some(s) => {
+                    let flat: Vec<i64> = s.epochs[epoch].iter().flatten().map(|&i| i as i64).collect();
+                    Tensor::from_slice(&flat)
+                }
+                None if r.shuffle => Tensor::randperm(n, (Kind::Int64, Device::Cpu)),
+                None => Tensor::arange(n, (Kind::Int64, Device::Cpu)),
             };
             let mut losses = Vec::with_capacity(batches);
             for b in 0..batches {
@@ -132,7 +158,7 @@ impl Backend for TorchBackend {
             }
             let time_s = start.elapsed().as_secs_f64();
             if run.status != Status::Ok {
-                return Ok(run);
+                break;
             }
             let eval = Instant::now();
             let (train_acc, test_acc) =
@@ -151,6 +177,7 @@ impl Backend for TorchBackend {
             on(Event::EpochEnd(&e));
             run.epochs.push(e);
         }
+        run.final_params = read_params(&vs)?;
         Ok(run)
     }
 }

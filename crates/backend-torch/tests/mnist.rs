@@ -1,6 +1,6 @@
 //! The torch backend on the real MNIST: one epoch, PyTorch's default initialisation.
 
-use mlcmp_core::{Backend, Event, Recipe};
+use mlcmp_core::{Backend, Event, Job, Recipe};
 
 #[test]
 fn one_epoch_matches_pytorch() {
@@ -9,7 +9,7 @@ fn one_epoch_matches_pytorch() {
     let recipe = Recipe { epochs: 1, ..Recipe::article() };
     let mut batches = 0;
     let run = mlcmp_torch::TorchBackend::new(2)
-        .run(&recipe, &data, &mut |e| {
+        .run(&Job { recipe: &recipe, data: &data, shared: None }, &mut |e| {
             if let Event::Batch { .. } = e {
                 batches += 1
             }

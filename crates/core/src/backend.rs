@@ -1,5 +1,6 @@
 //! The seam between the driver and a backend.
 
+use crate::parity::Shared;
 use crate::recipe::Recipe;
 use mlcmp_data::Mnist;
 use serde::{Deserialize, Serialize};
@@ -13,15 +14,24 @@ pub enum Event<'a> {
     EpochEnd(&'a EpochResult),
 }
 
+/// What a backend is asked to run.
+#[derive(Clone, Copy)]
+pub struct Job<'a> {
+    pub recipe: &'a Recipe,
+    pub data: &'a Mnist,
+    /// With `--init shared`: the initial weights and the batch order every backend must use.
+    pub shared: Option<&'a Shared>,
+}
+
 /// A framework running the recipe in its own idiom.
 pub trait Backend {
     /// `torch` or `gluon`.
     fn name(&self) -> &'static str;
 
-    /// Train `recipe` on `data`, evaluating after each epoch. A run that stops early (divergence,
+    /// Train the job's recipe, evaluating after each epoch. A run that stops early (divergence,
     /// interruption) still returns its finished epochs with the matching status; `Err` is for
     /// failures that leave nothing to report.
-    fn run(&mut self, recipe: &Recipe, data: &Mnist, on: &mut dyn FnMut(Event)) -> anyhow::Result<RunResult>;
+    fn run(&mut self, job: &Job, on: &mut dyn FnMut(Event)) -> anyhow::Result<RunResult>;
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,6 +89,9 @@ pub struct RunResult {
     pub stopped_at: Option<StopPoint>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The parameters after training, in the order of [`Shared::params`] (for parity checks; not saved).
+    #[serde(skip)]
+    pub final_params: Vec<Vec<f32>>,
 }
 
 impl RunResult {
@@ -90,6 +103,7 @@ impl RunResult {
             epochs: vec![],
             stopped_at: None,
             error: None,
+            final_params: vec![],
         }
     }
 }
@@ -132,12 +146,11 @@ pub fn check_batch(loss: f32, epoch: usize, batch: usize, run: &mut RunResult) -
 /// Run a backend, turning an error into a `failed` run so the other backend and the results survive.
 pub fn run_backend(
     backend: &mut dyn Backend,
-    recipe: &Recipe,
-    data: &Mnist,
+    job: &Job,
     threads: usize,
     on: &mut dyn FnMut(Event),
 ) -> RunResult {
-    match backend.run(recipe, data, on) {
+    match backend.run(job, on) {
         Ok(r) => r,
         Err(e) => {
             let mut r = RunResult::new(backend.name(), threads);

@@ -1,6 +1,8 @@
 //! Running the recipe through backends, one after the other, into one [`Results`].
 
-use crate::backend::{run_backend, stop_requested, Backend, Event};
+use crate::backend::{run_backend, stop_requested, Backend, Event, Job};
+use crate::parity::{self, Shared};
+use crate::recipe::InitMode;
 use crate::recipe::Recipe;
 use crate::results::Results;
 use anyhow::{bail, Result};
@@ -33,7 +35,8 @@ pub fn load_data(dir: &Path, limit: Option<usize>) -> Result<Mnist> {
 
 /// Run each backend in turn (never two at once: their thread pools would fight for the cores),
 /// appending its run to `results`. A failing or diverging backend does not stop the next one; a
-/// requested stop (Ctrl-C) does.
+/// requested stop (Ctrl-C) does. With `init: shared` every backend gets the same initial weights and
+/// batch order, and `results.parity` compares the first two runs.
 pub fn run_all(
     recipe: &Recipe,
     data: &Mnist,
@@ -42,12 +45,27 @@ pub fn run_all(
     on: &mut dyn FnMut(&str, Event),
 ) {
     let threads = recipe.threads.resolve();
+    let shared = (recipe.init == InitMode::Shared).then(|| Shared::draw(recipe, data.train.len()));
+    let job = Job { recipe, data, shared: shared.as_ref() };
     for b in backends.iter_mut() {
         if stop_requested() {
             break;
         }
         let name = b.name();
-        let run = run_backend(b.as_mut(), recipe, data, threads, &mut |e| on(name, e));
+        let run = run_backend(b.as_mut(), &job, threads, &mut |e| on(name, e));
         results.runs.push(run);
+    }
+    let (Some(shared), [a, b, ..]) = (&shared, results.runs.as_slice()) else { return };
+    results.parity = parity::compare(a, b);
+    // The floor: the last backend again, from weights one rounding step away.
+    if let (Some(p), Some(last)) = (results.parity.as_mut(), backends.last_mut()) {
+        if stop_requested() {
+            return;
+        }
+        let perturbed = shared.perturbed();
+        let job = Job { recipe, data, shared: Some(&perturbed) };
+        let name = format!("{}, 1-ulp perturbed", last.name());
+        let rerun = run_backend(last.as_mut(), &job, threads, &mut |e| on(&name, e));
+        p.floor = parity::compare(b, &rerun).map(Box::new);
     }
 }

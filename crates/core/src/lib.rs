@@ -13,10 +13,11 @@
 
 pub mod backend;
 pub mod driver;
+pub mod parity;
 pub mod recipe;
 pub mod report;
 pub mod results;
 
-pub use backend::{Backend, EpochResult, Event, RunResult, Status};
+pub use backend::{Backend, EpochResult, Event, Job, RunResult, Status};
 pub use recipe::{InitMode, Overrides, Recipe, Threads};
 pub use results::{Machine, Results, Versions};

@@ -1,6 +1,7 @@
 //! The comparison tables: per epoch, per backend, and beside the article's published numbers.
 
 use crate::backend::{EpochResult, RunResult, Status};
+use crate::parity::Parity;
 use crate::results::Results;
 use comfy_table::{presets, Cell, CellAlignment, Table};
 
@@ -185,13 +186,43 @@ pub fn article_table(res: &Results, style: Style) -> Table {
     t
 }
 
-/// All three tables with titles.
+/// 4. With `--init shared`: how far the two backends are apart.
+pub fn parity_table(res: &Results, style: Style) -> Option<Table> {
+    let p = res.parity.as_ref()?;
+    let names: Vec<&str> = res.runs.iter().map(|r| r.backend.as_str()).collect();
+    let floor_name = format!("{} vs itself from 1-ulp perturbed weights", names.last().unwrap_or(&""));
+    let mut t = table(style, vec!["shared weights and batches".into(), names.join(" vs "), floor_name]);
+    let sci = |x: f64| format!("{x:.2e}");
+    let f = p.floor.as_deref();
+    let mut row = |label: String, get: fn(&Parity) -> f64| {
+        t.add_row(vec![
+            Cell::new(label),
+            right(sci(get(p))),
+            right(f.map(|f| sci(get(f))).unwrap_or("-".into())),
+        ]);
+    };
+    let at = p.max_batch_loss_diff_at;
+    row(format!("max |batch loss difference| (at epoch {}, batch {})", at.epoch, at.batch), |p| {
+        p.max_batch_loss_diff
+    });
+    row("max relative batch loss difference, epoch 0".into(), |p| p.max_batch_loss_rel_epoch0);
+    row("max |avg loss difference| over epochs".into(), |p| p.max_avg_loss_diff);
+    row("max |weight difference| at the end".into(), |p| p.max_weight_diff);
+    t.add_row(vec![
+        Cell::new("batches compared"),
+        right(p.batches_compared.to_string()),
+        right(f.map(|f| f.batches_compared.to_string()).unwrap_or("-".into())),
+    ]);
+    Some(t)
+}
+
+/// All tables with titles.
 pub fn render_all(res: &Results, style: Style) -> String {
     let title = |s: &str| match style {
         Style::Text => format!("{s}\n"),
         Style::Markdown => format!("### {s}\n\n"),
     };
-    format!(
+    let mut out = format!(
         "{}{}\n\n{}{}\n\n{}{}\n",
         title("Per epoch"),
         epoch_table(res, style),
@@ -199,7 +230,11 @@ pub fn render_all(res: &Results, style: Style) -> String {
         summary_table(res, style),
         title("Beside the article"),
         article_table(res, style)
-    )
+    );
+    if let Some(p) = parity_table(res, style) {
+        out.push_str(&format!("\n{}{p}\n", title("Parity")));
+    }
+    out
 }
 
 /// The article's per-epoch line: `epoch 0, avg loss 0.3251, time 3.71`.

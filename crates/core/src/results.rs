@@ -1,6 +1,7 @@
 //! The results file: machine, versions, recipe and runs, as JSON (schema 1).
 
 use crate::backend::RunResult;
+use crate::parity::Parity;
 use crate::recipe::Recipe;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -61,11 +62,14 @@ pub struct Results {
     pub versions: Versions,
     pub recipe: Recipe,
     pub runs: Vec<RunResult>,
+    /// With `init: shared`: how far the first two runs are apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parity: Option<Parity>,
 }
 
 impl Results {
     pub fn new(machine: Machine, versions: Versions, recipe: Recipe) -> Results {
-        Results { schema: SCHEMA, created: utc_now(), machine, versions, recipe, runs: vec![] }
+        Results { schema: SCHEMA, created: utc_now(), machine, versions, recipe, runs: vec![], parity: None }
     }
 
     pub fn run(&self, backend: &str) -> Option<&RunResult> {

@@ -1,0 +1,123 @@
+//! `--init shared`: the same initial weights and batches for every backend, and how far apart their
+//! runs end up.
+
+use crate::backend::{RunResult, StopPoint};
+use crate::recipe::Recipe;
+use gluon::nd::random::Rng;
+use serde::{Deserialize, Serialize};
+
+/// Initial weights and batch order, drawn once from the recipe's seed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shared {
+    /// `w1` (hidden x 784), `b1` (hidden), `w2` (10 x hidden), `b2` (10), row-major: PyTorch's
+    /// nn.Linear layout, which is also Gluon's Dense layout.
+    pub params: Vec<Vec<f32>>,
+    /// For each epoch, its batches of sample indices.
+    pub epochs: Vec<Vec<Vec<usize>>>,
+}
+
+/// Shapes of [`Shared::params`] for a hidden size.
+pub fn param_shapes(hidden: usize) -> [Vec<usize>; 4] {
+    [vec![hidden, 784], vec![hidden], vec![10, hidden], vec![10]]
+}
+
+impl Shared {
+    /// Weights ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's default), then one shuffle per epoch.
+    pub fn draw(recipe: &Recipe, train_len: usize) -> Shared {
+        let mut rng = Rng::new(recipe.seed);
+        let params = param_shapes(recipe.hidden)
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let fan_in = if i < 2 { 784 } else { recipe.hidden };
+                let bound = 1.0 / (fan_in as f64).sqrt();
+                (0..s.iter().product()).map(|_| ((2.0 * rng.next_f64() - 1.0) * bound) as f32).collect()
+            })
+            .collect();
+        let epochs = (0..recipe.epochs)
+            .map(|_| {
+                let mut order: Vec<usize> = (0..train_len).collect();
+                if recipe.shuffle {
+                    rng.shuffle(&mut order);
+                }
+                order.chunks(recipe.batch_size).map(<[usize]>::to_vec).collect()
+            })
+            .collect();
+        Shared { params, epochs }
+    }
+
+    /// The same, with every initial weight moved by one f32 rounding step (x * (1 + 2^-23)). Running
+    /// one backend from both shows how far f32 rounding alone carries two runs apart: the floor that
+    /// two frameworks with different summation orders cannot beat.
+    pub fn perturbed(&self) -> Shared {
+        let params =
+            self.params.iter().map(|p| p.iter().map(|v| v * (1.0 + f32::EPSILON)).collect()).collect();
+        Shared { params, epochs: self.epochs.clone() }
+    }
+}
+
+/// How far two runs from shared weights and batches are apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Parity {
+    pub batches_compared: usize,
+    /// Largest |loss_a - loss_b| over all batches, and where it was.
+    pub max_batch_loss_diff: f64,
+    pub max_batch_loss_diff_at: StopPoint,
+    /// The same, relative to the loss, through the first epoch.
+    pub max_batch_loss_rel_epoch0: f64,
+    /// Largest |avg loss difference| over the epochs.
+    pub max_avg_loss_diff: f64,
+    /// Largest |w_a - w_b| over every parameter at the end.
+    pub max_weight_diff: f64,
+    /// The same measures between one backend's run and its rerun from 1-ulp perturbed weights
+    /// ([`Shared::perturbed`]): what f32 rounding alone produces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<Box<Parity>>,
+}
+
+impl Parity {
+    /// Whether both the batch losses and the final weights agree within `tol`.
+    pub fn within(&self, tol: f64) -> bool {
+        self.max_batch_loss_diff <= tol && self.max_weight_diff <= tol
+    }
+}
+
+/// Compare two runs; `None` when either has no epochs or no final weights to compare.
+pub fn compare(a: &RunResult, b: &RunResult) -> Option<Parity> {
+    if a.epochs.is_empty() || b.epochs.is_empty() || a.final_params.len() != b.final_params.len() {
+        return None;
+    }
+    let mut p = Parity {
+        batches_compared: 0,
+        max_batch_loss_diff: 0.0,
+        max_batch_loss_diff_at: StopPoint { epoch: 0, batch: 0 },
+        max_batch_loss_rel_epoch0: 0.0,
+        max_avg_loss_diff: 0.0,
+        max_weight_diff: 0.0,
+        floor: None,
+    };
+    for (ea, eb) in a.epochs.iter().zip(&b.epochs) {
+        p.max_avg_loss_diff = p.max_avg_loss_diff.max((ea.avg_loss - eb.avg_loss).abs());
+        for (i, (&la, &lb)) in ea.batch_losses.iter().zip(&eb.batch_losses).enumerate() {
+            let d = (la as f64 - lb as f64).abs();
+            p.batches_compared += 1;
+            if d > p.max_batch_loss_diff {
+                p.max_batch_loss_diff = d;
+                p.max_batch_loss_diff_at = StopPoint { epoch: ea.epoch, batch: i };
+            }
+            if ea.epoch == 0 {
+                p.max_batch_loss_rel_epoch0 =
+                    p.max_batch_loss_rel_epoch0.max(d / (la.abs() as f64).max(1e-12));
+            }
+        }
+    }
+    for (wa, wb) in a.final_params.iter().zip(&b.final_params) {
+        if wa.len() != wb.len() {
+            return None;
+        }
+        for (x, y) in wa.iter().zip(wb) {
+            p.max_weight_diff = p.max_weight_diff.max((x - y).abs() as f64);
+        }
+    }
+    Some(p)
+}
