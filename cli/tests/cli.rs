@@ -130,3 +130,62 @@ fn mlcmp_data_dir() -> std::path::PathBuf {
         .map(Into::into)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist"))
 }
+
+#[test]
+fn divergence_is_reported_and_the_other_backend_still_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("d.json");
+    let o = mlcmp(&[
+        "compare",
+        "--lr",
+        "100",
+        "--limit",
+        "2000",
+        "--epochs",
+        "2",
+        "--no-save",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o).1);
+    let (out, err) = text(&o);
+    assert!(out.contains("diverged (epoch 0, batch"), "{out}");
+    assert!(
+        err.contains("mlcmp: torch diverged at epoch 0, batch") && err.contains("mlcmp: gluon diverged"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for r in v["runs"].as_array().unwrap() {
+        assert_eq!(r["status"], "diverged");
+        assert_eq!(r["stopped_at"]["epoch"], 0);
+        assert!(r["stopped_at"]["batch"].as_u64().is_some());
+    }
+}
+
+#[test]
+fn ctrl_c_keeps_finished_epochs_and_exits_quickly() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("i.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlcmp"))
+        .args(["compare", "--epochs", "50", "--limit", "6000", "--no-save", "--json", json.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first epoch has finished, then press Ctrl-C.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("[torch] epoch 0") {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0, "no epoch line");
+    }
+    let pressed = std::time::Instant::now();
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = child.wait().unwrap();
+    assert!(pressed.elapsed().as_secs_f64() < 2.0, "took {:?}", pressed.elapsed());
+    assert_eq!(status.code(), Some(130));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "gluon never started");
+    assert_eq!(runs[0]["status"], "interrupted");
+    assert!(!runs[0]["epochs"].as_array().unwrap().is_empty(), "finished epochs are kept");
+}

@@ -110,9 +110,11 @@ impl RunResult {
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
-/// Ask running backends to stop after the current batch (Ctrl-C).
+/// Ask running backends to stop after the current batch (Ctrl-C). A second request exits at once.
 pub fn request_stop() {
-    STOP.store(true, Ordering::SeqCst);
+    if STOP.swap(true, Ordering::SeqCst) {
+        std::process::exit(130);
+    }
 }
 
 /// Whether a stop was requested; backends check it once per batch.
@@ -128,9 +130,14 @@ pub fn mean(xs: &[f32]) -> f64 {
     xs.iter().map(|&x| x as f64).sum::<f64>() / xs.len() as f64
 }
 
+/// A batch loss above this means the run has diverged. Softmax cross-entropy over 10 classes starts
+/// near ln(10) = 2.3 and a stable log-softmax keeps even an exploding run finite for a long time
+/// (`--lr 100` gives losses of 1e16), so a bound catches divergence where `is_finite` would not.
+pub const DIVERGED_LOSS: f32 = 1e3;
+
 /// What a backend's per-batch loop says after each batch: go on, or stop and why.
 pub fn check_batch(loss: f32, epoch: usize, batch: usize, run: &mut RunResult) -> bool {
-    if !loss.is_finite() {
+    if !loss.is_finite() || loss > DIVERGED_LOSS {
         run.status = Status::Diverged;
         run.stopped_at = Some(StopPoint { epoch, batch });
         return false;

@@ -173,4 +173,8 @@ fn a_non_finite_loss_stops_the_run() {
     assert!(!check_batch(f32::NAN, 2, 17, &mut r));
     assert_eq!(r.status, Status::Diverged);
     assert_eq!(r.stopped_at, Some(StopPoint { epoch: 2, batch: 17 }));
+    let mut r = RunResult::new("torch", 1);
+    assert!(check_batch(999.0, 0, 0, &mut r));
+    assert!(!check_batch(5e16, 0, 1, &mut r), "finite but exploding");
+    assert_eq!(r.status, Status::Diverged);
 }
