@@ -16,6 +16,30 @@ pub fn make(name: BackendName, threads: usize) -> Result<Box<dyn Backend>> {
     })
 }
 
+/// Every backend by name, including the bench-only ones: torch, gluon, torch-bare.
+pub fn make_named(name: &str, threads: usize) -> Result<Box<dyn Backend>> {
+    match name {
+        "torch" => make(BackendName::Torch, threads),
+        "gluon" => make(BackendName::Gluon, threads),
+        #[cfg(feature = "torch")]
+        "torch-bare" => Ok(Box::new(mlcmp_torch::BareTorch::new(threads))),
+        #[cfg(not(feature = "torch"))]
+        "torch-bare" => make(BackendName::Torch, threads),
+        _ => anyhow::bail!("unknown backend '{name}'; use torch, gluon or torch-bare"),
+    }
+}
+
+/// libtorch's matmul rate (GFLOP/s) at (batch x 784).(784 x hidden), when torch is built in.
+pub fn matmul_gflops(batch: usize, hidden: usize, threads: usize) -> Option<f64> {
+    #[cfg(feature = "torch")]
+    return Some(mlcmp_torch::matmul_gflops(batch as i64, hidden as i64, threads, 200));
+    #[cfg(not(feature = "torch"))]
+    {
+        let _ = (batch, hidden, threads);
+        None
+    }
+}
+
 pub fn versions() -> Versions {
     #[cfg(feature = "torch")]
     let libtorch = mlcmp_torch::LIBTORCH_VERSION.to_string();

@@ -1,6 +1,7 @@
 //! `mlcmp`: argument parsing and printing. The ML lives in the crates under `crates/`.
 
 mod backends;
+mod bench;
 mod progress;
 
 use anyhow::{bail, Context, Result};
@@ -42,8 +43,46 @@ enum Cmd {
         #[arg(long, value_name = "TOL")]
         check_parity: Option<f64>,
     },
+    /// Benchmark: each backend in its own process, a warm-up epoch, interleaved repeats, medians.
+    Bench {
+        #[command(flatten)]
+        opts: RunOpts,
+        /// Repeats per backend (each a fresh worker process).
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        /// Warm-up epochs before the timed ones, in each worker.
+        #[arg(long, default_value_t = 1)]
+        warmup: usize,
+        /// Backends to run, in this order within each repeat.
+        #[arg(long, value_delimiter = ',', default_value = "torch,gluon,torch-bare")]
+        backends: Vec<String>,
+        /// Sizes to sweep, e.g. --sweep batch=32,128,512 --sweep hidden=256,1024.
+        #[arg(long)]
+        sweep: Vec<String>,
+        /// Also write the tables as Markdown here.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+        /// Do not save the results under results/.
+        #[arg(long)]
+        no_save: bool,
+    },
     /// The article's first example in both styles: ones(5,3) + 1.
     Ndarray,
+    /// (internal) Run one backend for `bench` and print its result as JSON.
+    #[command(hide = true)]
+    Worker {
+        #[arg(long)]
+        backend: String,
+        #[arg(long, default_value_t = 0)]
+        warmup: usize,
+        #[arg(long)]
+        recipe_json: String,
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Instead of training: print libtorch's matmul rate at BATCHxHIDDEN.
+        #[arg(long)]
+        probe_matmul: Option<String>,
+    },
     /// MNIST: fetch, verify or describe the four IDX files.
     Data {
         #[command(subcommand)]
@@ -71,7 +110,7 @@ pub enum BackendName {
 }
 
 #[derive(Args, Clone)]
-struct RunOpts {
+pub struct RunOpts {
     /// Recipe file (default: the article's recipe, configs/article.json).
     #[arg(long)]
     config: Option<PathBuf>,
@@ -115,7 +154,7 @@ enum InitArg {
 }
 
 impl RunOpts {
-    fn recipe(&self) -> Result<Recipe> {
+    pub fn recipe(&self) -> Result<Recipe> {
         let base = match &self.config {
             Some(p) => Recipe::load(p)?,
             None => Recipe::article(),
@@ -137,12 +176,12 @@ impl RunOpts {
     }
 }
 
-fn data_dir(flag: &Option<PathBuf>) -> PathBuf {
+pub fn data_dir(flag: &Option<PathBuf>) -> PathBuf {
     flag.clone().unwrap_or_else(mlcmp_data::default_dir)
 }
 
 /// Where `compare` saves its results unless --no-save.
-fn results_dir() -> PathBuf {
+pub fn results_dir() -> PathBuf {
     std::env::var_os("MLCMP_RESULTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../results"))
@@ -164,6 +203,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Train { backend, opts } => train_or_compare(&opts, &[backend], false, true, None),
         Cmd::Compare { opts, no_save, check_parity } => {
             train_or_compare(&opts, &[BackendName::Torch, BackendName::Gluon], true, !no_save, check_parity)
+        }
+        Cmd::Bench { opts, repeats, warmup, backends, sweep, markdown, no_save } => {
+            bench::bench(&opts, repeats, warmup, &backends, &sweep, markdown.as_deref(), !no_save)
+        }
+        Cmd::Worker { backend, warmup, recipe_json, data_dir, probe_matmul } => {
+            bench::worker(&backend, warmup, &recipe_json, &data_dir, probe_matmul.as_deref())
         }
         Cmd::Ndarray => {
             backends::print_ndarray_example()?;

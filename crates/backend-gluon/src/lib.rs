@@ -14,7 +14,9 @@ use gluon::data::vision::{transforms, MNIST};
 use gluon::data::{ArrayDataset, DataLoader, Dataset, TransformFirst};
 use gluon::nn::{self, Block};
 use gluon::{autograd, loss, nd, Trainer};
-use mlcmp_core::backend::{check_batch, mean, Backend, EpochResult, Event, Job, RunResult, Status};
+use mlcmp_core::backend::{
+    check_batch, mean, Backend, EpochResult, Event, Job, Phase, PhaseClock, RunResult, Status,
+};
 use mlcmp_core::parity::param_shapes;
 use mlcmp_data::Split;
 use std::time::Instant;
@@ -103,14 +105,19 @@ impl Backend for GluonBackend {
                 Some(s) => train_data.iter_batches(s.epochs[epoch].clone()),
                 None => train_data.iter(),
             };
+            let mut clock = PhaseClock::start();
             for (b, batch) in epoch_batches.enumerate() {
                 let (x, y) = batch?;
+                clock.lap(Phase::Data);
                 let loss = autograd::record(|| softmax_cross_entropy.forward(&net.forward(&x)?, &y))?;
+                let l = loss.mean(None, false)?.asscalar()?;
+                clock.lap(Phase::Forward);
                 loss.backward()?;
+                clock.lap(Phase::Backward);
                 // As in the article: step(batch_size) with the configured size, also for the last,
                 // smaller batch. In shared mode, the actual size, so every batch matches PyTorch's mean.
                 trainer.step(if job.shared.is_some() { y.size() } else { r.batch_size })?;
-                let l = loss.mean(None, false)?.asscalar()?;
+                clock.lap(Phase::Update);
                 losses.push(l);
                 on(Event::Batch { epoch, batch: b, loss: l });
                 if !check_batch(l, epoch, b, &mut run) {
@@ -132,6 +139,8 @@ impl Backend for GluonBackend {
                 eval_s: eval.elapsed().as_secs_f64(),
                 batches,
                 samples: data.train.len(),
+                phases: clock.phases,
+                warmup: false,
                 batch_losses: losses,
             };
             on(Event::EpochEnd(&e));

@@ -11,7 +11,9 @@
 //! ```
 
 use anyhow::Result;
-use mlcmp_core::backend::{check_batch, mean, Backend, EpochResult, Event, Job, RunResult, Status};
+use mlcmp_core::backend::{
+    check_batch, mean, Backend, EpochResult, Event, Job, Phase, PhaseClock, RunResult, Status,
+};
 use mlcmp_core::parity::param_shapes;
 use mlcmp_data::Split;
 use std::time::Instant;
@@ -142,14 +144,19 @@ impl Backend for TorchBackend {
                 None => Tensor::arange(n, (Kind::Int64, Device::Cpu)),
             };
             let mut losses = Vec::with_capacity(batches);
+            let mut clock = PhaseClock::start();
             for b in 0..batches {
                 let lo = b as i64 * bs;
                 let (x, y) = train.batch(&order.narrow(0, lo, bs.min(n - lo)), r.mean, r.std);
+                clock.lap(Phase::Data);
                 opt.zero_grad();
                 let loss = net.forward(&x).cross_entropy_for_logits(&y);
-                loss.backward();
-                opt.step();
                 let l = loss.double_value(&[]) as f32;
+                clock.lap(Phase::Forward);
+                loss.backward();
+                clock.lap(Phase::Backward);
+                opt.step();
+                clock.lap(Phase::Update);
                 losses.push(l);
                 on(Event::Batch { epoch, batch: b, loss: l });
                 if !check_batch(l, epoch, b, &mut run) {
@@ -172,6 +179,8 @@ impl Backend for TorchBackend {
                 eval_s: eval.elapsed().as_secs_f64(),
                 batches,
                 samples: n as usize,
+                phases: clock.phases,
+                warmup: false,
                 batch_losses: losses,
             };
             on(Event::EpochEnd(&e));
@@ -180,4 +189,100 @@ impl Backend for TorchBackend {
         run.final_params = read_params(&vs)?;
         Ok(run)
     }
+}
+
+/// The reference row of `mlcmp bench`: the same training with no harness at all. The whole training
+/// set is normalised once up front and batches are `index_select`ed from it; no evaluation-side
+/// conveniences, no per-batch conversion. The torch backend's distance to this is its harness cost.
+pub struct BareTorch {
+    threads: usize,
+}
+
+impl BareTorch {
+    pub fn new(threads: usize) -> BareTorch {
+        BareTorch { threads }
+    }
+}
+
+impl Backend for BareTorch {
+    fn name(&self) -> &'static str {
+        "torch-bare"
+    }
+
+    fn run(&mut self, job: &Job, on: &mut dyn FnMut(Event)) -> Result<RunResult> {
+        let (r, data) = (job.recipe, job.data);
+        tch::set_num_threads(self.threads as i32);
+        let mut run = RunResult::new(self.name(), tch::get_num_threads() as usize);
+        tch::manual_seed(r.seed as i64);
+        let (train, test) = (TensorSplit::new(&data.train), TensorSplit::new(&data.test));
+        let xs = (train.images.to_kind(Kind::Float) / 255.0 - r.mean) / r.std;
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = mlp(&vs.root(), r.hidden as i64);
+        let mut opt = nn::Sgd::default().build(&vs, r.lr)?;
+        let (n, bs) = (train.len(), r.batch_size as i64);
+        let batches = r.batches_per_epoch(n as usize);
+        for epoch in 0..r.epochs {
+            on(Event::EpochStart { epoch, batches });
+            let start = Instant::now();
+            let order = Tensor::randperm(n, (Kind::Int64, Device::Cpu));
+            let mut losses = Vec::with_capacity(batches);
+            for b in 0..batches {
+                let idx = order.narrow(0, b as i64 * bs, bs.min(n - b as i64 * bs));
+                let loss = net
+                    .forward(&xs.index_select(0, &idx))
+                    .cross_entropy_for_logits(&train.labels.index_select(0, &idx));
+                opt.backward_step(&loss);
+                let l = loss.double_value(&[]) as f32;
+                losses.push(l);
+                if !check_batch(l, epoch, b, &mut run) {
+                    break;
+                }
+            }
+            let time_s = start.elapsed().as_secs_f64();
+            if run.status != Status::Ok {
+                break;
+            }
+            let eval = Instant::now();
+            let (train_acc, test_acc) =
+                (accuracy(&net, &train, r.mean, r.std), accuracy(&net, &test, r.mean, r.std));
+            let e = EpochResult {
+                epoch,
+                avg_loss: mean(&losses),
+                train_acc,
+                test_acc,
+                time_s,
+                eval_s: eval.elapsed().as_secs_f64(),
+                batches,
+                samples: n as usize,
+                phases: Default::default(),
+                warmup: false,
+                batch_losses: losses,
+            };
+            on(Event::EpochEnd(&e));
+            run.epochs.push(e);
+        }
+        Ok(run)
+    }
+}
+
+/// libtorch's f32 matmul rate in GFLOP/s at the recipe's largest product, (batch x 784) . (784 x hidden):
+/// the median of `reps` timed products after a warm-up, with `threads` threads.
+pub fn matmul_gflops(batch: i64, hidden: i64, threads: usize, reps: usize) -> f64 {
+    tch::set_num_threads(threads as i32);
+    let a = Tensor::randn([batch, 784], (Kind::Float, Device::Cpu));
+    let b = Tensor::randn([784, hidden], (Kind::Float, Device::Cpu));
+    for _ in 0..20 {
+        let _ = a.matmul(&b);
+    }
+    let mut times: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            let c = a.matmul(&b);
+            let dt = t.elapsed().as_secs_f64();
+            drop(c);
+            dt
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    2.0 * (batch * 784 * hidden) as f64 / times[times.len() / 2] / 1e9
 }

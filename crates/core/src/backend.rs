@@ -5,6 +5,7 @@ use crate::recipe::Recipe;
 use mlcmp_data::Mnist;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 /// What a backend reports while it runs (for progress bars and the article's per-epoch line).
 #[derive(Debug, Clone)]
@@ -47,9 +48,62 @@ pub struct EpochResult {
     pub eval_s: f64,
     pub batches: usize,
     pub samples: usize,
+    /// Where the epoch's time went.
+    #[serde(default)]
+    pub phases: Phases,
+    /// A warm-up epoch (`mlcmp bench`): reported, left out of the timing statistics.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub warmup: bool,
     /// Each batch's mean loss, in order (kept in memory for parity checks; not saved).
     #[serde(skip)]
     pub batch_losses: Vec<f32>,
+}
+
+/// Seconds of an epoch spent in each phase of the training loop.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Phases {
+    /// Batch assembly: indexing, u8 -> f32, normalisation.
+    pub data_s: f64,
+    /// Forward pass and loss (including reading the loss back).
+    pub forward_s: f64,
+    /// Backward pass (and zeroing gradients where the framework needs it).
+    pub backward_s: f64,
+    /// Optimizer update.
+    pub update_s: f64,
+}
+
+/// Which phase just ended.
+#[derive(Debug, Clone, Copy)]
+pub enum Phase {
+    Data,
+    Forward,
+    Backward,
+    Update,
+}
+
+/// Charges the time since the previous lap to a phase: one `lap` call after each phase of the loop.
+pub struct PhaseClock {
+    last: Instant,
+    pub phases: Phases,
+}
+
+impl PhaseClock {
+    pub fn start() -> PhaseClock {
+        PhaseClock { last: Instant::now(), phases: Phases::default() }
+    }
+
+    pub fn lap(&mut self, phase: Phase) {
+        let now = Instant::now();
+        let dt = (now - self.last).as_secs_f64();
+        self.last = now;
+        let p = &mut self.phases;
+        *match phase {
+            Phase::Data => &mut p.data_s,
+            Phase::Forward => &mut p.forward_s,
+            Phase::Backward => &mut p.backward_s,
+            Phase::Update => &mut p.update_s,
+        } += dt;
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +126,13 @@ impl std::fmt::Display for Status {
     }
 }
 
+/// The sizes of one point of a `bench --sweep`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Variant {
+    pub batch_size: usize,
+    pub hidden: usize,
+}
+
 /// Where a run stopped early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StopPoint {
@@ -89,6 +150,13 @@ pub struct RunResult {
     pub stopped_at: Option<StopPoint>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// `mlcmp bench`: which repeat, the sizes swept, and the worker process's peak memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<Variant>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_mb: Option<f64>,
     /// The parameters after training, in the order of [`Shared::params`] (for parity checks; not saved).
     #[serde(skip)]
     pub final_params: Vec<Vec<f32>>,
@@ -103,6 +171,9 @@ impl RunResult {
             epochs: vec![],
             stopped_at: None,
             error: None,
+            repeat: None,
+            variant: None,
+            peak_rss_mb: None,
             final_params: vec![],
         }
     }

@@ -12,6 +12,7 @@
 //! ```
 
 pub mod backend;
+pub mod bench;
 pub mod driver;
 pub mod parity;
 pub mod recipe;

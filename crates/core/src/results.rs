@@ -1,6 +1,7 @@
 //! The results file: machine, versions, recipe and runs, as JSON (schema 1).
 
 use crate::backend::RunResult;
+use crate::bench::BenchInfo;
 use crate::parity::Parity;
 use crate::recipe::Recipe;
 use anyhow::{bail, Context, Result};
@@ -65,11 +66,23 @@ pub struct Results {
     /// With `init: shared`: how far the first two runs are apart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parity: Option<Parity>,
+    /// With `mlcmp bench`: repeats, warm-up and the measured matmul rate behind the floor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bench: Option<BenchInfo>,
 }
 
 impl Results {
     pub fn new(machine: Machine, versions: Versions, recipe: Recipe) -> Results {
-        Results { schema: SCHEMA, created: utc_now(), machine, versions, recipe, runs: vec![], parity: None }
+        Results {
+            schema: SCHEMA,
+            created: utc_now(),
+            machine,
+            versions,
+            recipe,
+            runs: vec![],
+            parity: None,
+            bench: None,
+        }
     }
 
     pub fn run(&self, backend: &str) -> Option<&RunResult> {

@@ -75,6 +75,8 @@ fn epoch(i: usize, loss: f64, t: f64) -> EpochResult {
         eval_s: 0.1,
         batches: 469,
         samples: 60_000,
+        phases: Default::default(),
+        warmup: false,
         batch_losses: vec![],
     }
 }

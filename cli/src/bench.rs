@@ -1,0 +1,164 @@
+//! `mlcmp bench` and its worker processes.
+
+use crate::{backends, data_dir, results_dir, RunOpts};
+use anyhow::{bail, Context, Result};
+use mlcmp_core::backend::{stop_requested, Status};
+use mlcmp_core::bench::{self, BenchInfo, WorkerReport};
+use mlcmp_core::report::{median, Style};
+use mlcmp_core::{driver, results, Machine, Recipe, Results};
+use std::path::Path;
+use std::process::{Command, ExitCode};
+
+pub fn bench(
+    opts: &RunOpts,
+    repeats: usize,
+    warmup: usize,
+    names: &[String],
+    sweep: &[String],
+    markdown: Option<&Path>,
+    save: bool,
+) -> Result<ExitCode> {
+    if repeats == 0 {
+        bail!("--repeats 0: use at least 1");
+    }
+    let mut recipe = opts.recipe()?;
+    if opts.epochs.is_none() {
+        recipe.epochs = 1; // per repeat: the warm-up, then one timed epoch
+    }
+    let threads = recipe.threads.resolve();
+    for n in names {
+        backends::make_named(n, threads)?;
+    }
+    let dir = data_dir(&opts.data_dir);
+    let data = driver::load_data(&dir, recipe.limit)?; // checks the files once for all workers
+    let points = bench::sweep_points(&recipe, sweep)?;
+    for v in &points {
+        Recipe { batch_size: v.batch_size, hidden: v.hidden, ..recipe.clone() }
+            .validate_for(data.train.len())?;
+    }
+    drop(data);
+    if let Some(p) = &opts.json {
+        if p.exists() && !opts.force {
+            bail!("{} exists; pass --force to overwrite it or choose another path", p.display());
+        }
+    }
+    ctrlc::set_handler(mlcmp_core::backend::request_stop).context("cannot install the Ctrl-C handler")?;
+    let exe = std::env::current_exe().context("cannot find the mlcmp executable for the workers")?;
+
+    let mut res = Results::new(Machine::detect(threads), backends::versions(), recipe.clone());
+    let gflops = probe_matmul(&exe, recipe.batch_size, recipe.hidden, &recipe, &dir);
+    res.bench = Some(BenchInfo {
+        repeats,
+        warmup_epochs: warmup,
+        matmul_gflops: gflops,
+        matmul_shape: format!("({}x784).(784x{})", recipe.batch_size, recipe.hidden),
+    });
+    'all: for v in &points {
+        let r = Recipe { batch_size: v.batch_size, hidden: v.hidden, ..recipe.clone() };
+        for rep in 0..repeats {
+            for name in names {
+                if stop_requested() {
+                    break 'all;
+                }
+                let mut run = bench::run_worker(&exe, name, &r, warmup, &dir);
+                run.repeat = Some(rep);
+                if points.len() > 1 {
+                    run.variant = Some(*v);
+                }
+                eprintln!(
+                    "bench: {name:<10} batch {:>4} hidden {:>4} repeat {}/{repeats}: median epoch {:.3} s, {}",
+                    v.batch_size,
+                    v.hidden,
+                    rep + 1,
+                    median(&bench::timed(&run)),
+                    run.status
+                );
+                res.runs.push(run);
+            }
+        }
+    }
+    println!("\n{}", bench::render(&res, Style::Text));
+    if let Some(p) = markdown {
+        results::write_atomic(p, bench::render(&res, Style::Markdown).as_bytes(), true)?;
+        println!("markdown tables written to {}", p.display());
+    }
+    if let Some(p) = &opts.json {
+        res.save(p, true)?;
+        println!("results written to {}", p.display());
+    }
+    if save {
+        let p = results_dir().join(format!("bench-{}.json", res.created.replace([':', '-'], "")));
+        res.save(&p, false)?;
+        println!("results saved to {}", p.display());
+    }
+    let statuses: Vec<Status> = res.runs.iter().map(|r| r.status).collect();
+    Ok(if stop_requested() || statuses.contains(&Status::Interrupted) {
+        ExitCode::from(130)
+    } else if statuses.contains(&Status::Failed) {
+        ExitCode::from(1)
+    } else if statuses.contains(&Status::Diverged) {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The matmul rate, measured in a worker like the runs (NaN when torch is not built in).
+fn probe_matmul(exe: &Path, batch: usize, hidden: usize, r: &Recipe, dir: &Path) -> f64 {
+    Command::new(exe)
+        .args([
+            "worker",
+            "--backend",
+            "torch",
+            "--recipe-json",
+            &serde_json::to_string(r).expect("serialises"),
+        ])
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--probe-matmul", &format!("{batch}x{hidden}")])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// One backend in this process: `warmup` extra epochs first, then the recipe's; the result as JSON.
+pub fn worker(
+    name: &str,
+    warmup: usize,
+    recipe_json: &str,
+    dir: &Path,
+    probe: Option<&str>,
+) -> Result<ExitCode> {
+    let mut recipe = Recipe::parse(recipe_json, "--recipe-json")?;
+    let threads = recipe.threads.resolve();
+    if let Some(shape) = probe {
+        let (b, h) = shape
+            .split_once('x')
+            .and_then(|(b, h)| Some((b.parse().ok()?, h.parse().ok()?)))
+            .context("--probe-matmul takes BATCHxHIDDEN")?;
+        match backends::matmul_gflops(b, h, threads) {
+            Some(g) => println!("{g}"),
+            None => bail!("the matmul probe needs the torch backend"),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    ctrlc::set_handler(mlcmp_core::backend::request_stop).context("cannot install the Ctrl-C handler")?;
+    let data = mlcmp_data::Mnist::load(dir).map(|mut m| {
+        if let Some(n) = recipe.limit {
+            m.train.truncate(n);
+            m.test.truncate(n);
+        }
+        m
+    })?;
+    recipe.epochs += warmup;
+    let mut backend = backends::make_named(name, threads)?;
+    let job = mlcmp_core::Job { recipe: &recipe, data: &data, shared: None };
+    let mut run = mlcmp_core::backend::run_backend(backend.as_mut(), &job, threads, &mut |_| {});
+    for e in run.epochs.iter_mut().take(warmup) {
+        e.warmup = true;
+    }
+    let report = WorkerReport { run, peak_rss_mb: bench::peak_rss_mb() };
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(ExitCode::SUCCESS)
+}
