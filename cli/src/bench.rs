@@ -3,7 +3,7 @@
 use crate::{backends, data_dir, results_dir, RunOpts};
 use anyhow::{bail, Context, Result};
 use mlcmp_core::backend::{stop_requested, Status};
-use mlcmp_core::bench::{self, BenchInfo, WorkerReport};
+use mlcmp_core::bench::{self, BenchInfo};
 use mlcmp_core::report::{median, Style};
 use mlcmp_core::{driver, results, Machine, Recipe, Results};
 use std::path::Path;
@@ -130,8 +130,7 @@ pub fn worker(
     dir: &Path,
     probe: Option<&str>,
 ) -> Result<ExitCode> {
-    let mut recipe = Recipe::parse(recipe_json, "--recipe-json")?;
-    let threads = recipe.threads.resolve();
+    let threads = Recipe::parse(recipe_json, "--recipe-json")?.threads.resolve();
     if let Some(shape) = probe {
         let (b, h) = shape
             .split_once('x')
@@ -144,21 +143,6 @@ pub fn worker(
         return Ok(ExitCode::SUCCESS);
     }
     ctrlc::set_handler(mlcmp_core::backend::request_stop).context("cannot install the Ctrl-C handler")?;
-    let data = mlcmp_data::Mnist::load(dir).map(|mut m| {
-        if let Some(n) = recipe.limit {
-            m.train.truncate(n);
-            m.test.truncate(n);
-        }
-        m
-    })?;
-    recipe.epochs += warmup;
-    let mut backend = backends::make_named(name, threads)?;
-    let job = mlcmp_core::Job { recipe: &recipe, data: &data, shared: None };
-    let mut run = mlcmp_core::backend::run_backend(backend.as_mut(), &job, threads, &mut |_| {});
-    for e in run.epochs.iter_mut().take(warmup) {
-        e.warmup = true;
-    }
-    let report = WorkerReport { run, peak_rss_mb: bench::peak_rss_mb() };
-    println!("{}", serde_json::to_string(&report)?);
+    bench::worker(backends::make_named(name, threads)?.as_mut(), warmup, recipe_json, dir)?;
     Ok(ExitCode::SUCCESS)
 }

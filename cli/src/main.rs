@@ -42,6 +42,9 @@ enum Cmd {
         /// With --init shared: exit 1 when the batch losses or final weights differ by more than TOL.
         #[arg(long, value_name = "TOL")]
         check_parity: Option<f64>,
+        /// Afterwards, check the results against this baseline (as `mlcmp regress`).
+        #[arg(long, value_name = "BASELINE")]
+        regress: Option<PathBuf>,
     },
     /// Benchmark: each backend in its own process, a warm-up epoch, interleaved repeats, medians.
     Bench {
@@ -65,6 +68,24 @@ enum Cmd {
         /// Do not save the results under results/.
         #[arg(long)]
         no_save: bool,
+        /// Afterwards, check the results against this baseline (as `mlcmp regress`).
+        #[arg(long, value_name = "BASELINE")]
+        regress: Option<PathBuf>,
+    },
+    /// Check a results file against a baseline: accuracy, loss and speed relative to torch.
+    Regress {
+        /// The reference results (e.g. results/baseline.json).
+        #[arg(long)]
+        baseline: PathBuf,
+        /// The results to check (from compare --json or bench --json).
+        #[arg(long)]
+        current: PathBuf,
+        /// Replace the baseline with the current results instead of checking.
+        #[arg(long)]
+        update: bool,
+        /// Also write the table as Markdown here.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
     },
     /// The article's first example in both styles: ones(5,3) + 1.
     Ndarray,
@@ -201,14 +222,34 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Train { backend, opts } => train_or_compare(&opts, &[backend], false, true, None),
-        Cmd::Compare { opts, no_save, check_parity } => {
-            train_or_compare(&opts, &[BackendName::Torch, BackendName::Gluon], true, !no_save, check_parity)
+        Cmd::Compare { opts, no_save, check_parity, regress: baseline } => {
+            regress_needs_json(&baseline, &opts)?;
+            let code = train_or_compare(
+                &opts,
+                &[BackendName::Torch, BackendName::Gluon],
+                true,
+                !no_save,
+                check_parity,
+            )?;
+            finish_with_regress(code, baseline.as_deref(), opts.json.as_deref())
         }
-        Cmd::Bench { opts, repeats, warmup, backends, sweep, markdown, no_save } => {
-            bench::bench(&opts, repeats, warmup, &backends, &sweep, markdown.as_deref(), !no_save)
+        Cmd::Bench { opts, repeats, warmup, backends, sweep, markdown, no_save, regress: baseline } => {
+            regress_needs_json(&baseline, &opts)?;
+            let code =
+                bench::bench(&opts, repeats, warmup, &backends, &sweep, markdown.as_deref(), !no_save)?;
+            finish_with_regress(code, baseline.as_deref(), opts.json.as_deref())
         }
         Cmd::Worker { backend, warmup, recipe_json, data_dir, probe_matmul } => {
             bench::worker(&backend, warmup, &recipe_json, &data_dir, probe_matmul.as_deref())
+        }
+        Cmd::Regress { baseline, current, update, markdown } => {
+            let cur = Results::load(&current)?;
+            if update {
+                cur.save(&baseline, true)?;
+                println!("baseline {} replaced by {} (--update)", baseline.display(), current.display());
+                return Ok(ExitCode::SUCCESS);
+            }
+            regress(&baseline, &cur, markdown.as_deref())
         }
         Cmd::Ndarray => {
             backends::print_ndarray_example()?;
@@ -301,6 +342,49 @@ fn train_or_compare(
         Status::Diverged => ExitCode::from(3),
         Status::Interrupted => ExitCode::from(130),
     })
+}
+
+/// Print the regression table of `current` against the baseline file; exit 1 when a metric regressed.
+fn regress(baseline: &Path, current: &Results, markdown: Option<&Path>) -> Result<ExitCode> {
+    let base = Results::load(baseline)?;
+    let checks = mlcmp_core::regress::checks(&base, current)?;
+    println!("Regression check against {}", baseline.display());
+    println!("{}", mlcmp_core::regress::table(&checks, Style::Text));
+    if let Some(p) = markdown {
+        let md = format!(
+            "### Regression check against {}\n\n{}\n",
+            baseline.display(),
+            mlcmp_core::regress::table(&checks, Style::Markdown)
+        );
+        mlcmp_core::results::write_atomic(p, md.as_bytes(), true)?;
+    }
+    let failed: Vec<&str> =
+        checks.iter().filter(|c| c.pass == Some(false)).map(|c| c.metric.as_str()).collect();
+    if failed.is_empty() {
+        println!("no regression");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("mlcmp: regression: {}", failed.join("; "));
+        Ok(ExitCode::from(1))
+    }
+}
+
+fn regress_needs_json(baseline: &Option<PathBuf>, opts: &RunOpts) -> Result<()> {
+    if baseline.is_some() && opts.json.is_none() {
+        bail!("--regress needs --json FILE: the results to check are written there first");
+    }
+    if let Some(b) = baseline {
+        Results::load(b)?; // a missing or malformed baseline fails before any training
+    }
+    Ok(())
+}
+
+/// `compare/bench --regress BASELINE`: the check runs on the results just written with --json.
+fn finish_with_regress(code: ExitCode, baseline: Option<&Path>, json: Option<&Path>) -> Result<ExitCode> {
+    match (baseline, json) {
+        (Some(b), Some(j)) if code == ExitCode::SUCCESS => regress(b, &Results::load(j)?, None),
+        _ => Ok(code),
+    }
 }
 
 fn data_cmd(cmd: DataCmd, dir: &Path) -> Result<ExitCode> {

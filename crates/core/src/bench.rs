@@ -45,9 +45,16 @@ pub fn peak_rss_mb() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// Run `backend` in a child process (`exe worker ...`), `warmup` extra epochs first.
+/// The gluon backend's worker: a binary without libtorch, so its memory is the engine's own (the
+/// main binary maps about 110 MB of libtorch before doing anything).
+pub const GLUON_WORKER: &str = "mlcmp-gluon-worker";
+
+/// Run `backend` in a child process (`exe worker ...`, or the libtorch-free gluon worker beside
+/// `exe`), `warmup` extra epochs first.
 pub fn run_worker(exe: &Path, backend: &str, recipe: &Recipe, warmup: usize, data_dir: &Path) -> RunResult {
     let json = serde_json::to_string(recipe).expect("recipe serialises");
+    let gluon_worker = exe.with_file_name(GLUON_WORKER);
+    let exe = if backend == "gluon" && gluon_worker.is_file() { gluon_worker.as_path() } else { exe };
     let out = Command::new(exe)
         .args(["worker", "--backend", backend, "--warmup", &warmup.to_string(), "--recipe-json", &json])
         .arg("--data-dir")
@@ -68,6 +75,32 @@ pub fn run_worker(exe: &Path, backend: &str, recipe: &Recipe, warmup: usize, dat
             Err(_) => failed(format!("the worker exited with {} without a result", o.status)),
         },
     }
+}
+
+/// The worker side: train `backend` with `warmup` extra epochs first (marked as warm-up) on the
+/// recipe in `recipe_json`, and print a [`WorkerReport`] as one JSON line.
+pub fn worker(
+    backend: &mut dyn crate::Backend,
+    warmup: usize,
+    recipe_json: &str,
+    dir: &Path,
+) -> anyhow::Result<()> {
+    let mut recipe = Recipe::parse(recipe_json, "--recipe-json")?;
+    let threads = recipe.threads.resolve();
+    let mut data = mlcmp_data::Mnist::load(dir)?;
+    if let Some(n) = recipe.limit {
+        data.train.truncate(n);
+        data.test.truncate(n);
+    }
+    recipe.epochs += warmup;
+    let job = crate::Job { recipe: &recipe, data: &data, shared: None };
+    let mut run = crate::backend::run_backend(backend, &job, threads, &mut |_| {});
+    for e in run.epochs.iter_mut().take(warmup) {
+        e.warmup = true;
+    }
+    let report = WorkerReport { run, peak_rss_mb: peak_rss_mb() };
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
 }
 
 /// Timed (non-warm-up) epoch times of one run.

@@ -16,6 +16,7 @@ pub mod bench;
 pub mod driver;
 pub mod parity;
 pub mod recipe;
+pub mod regress;
 pub mod report;
 pub mod results;
 

@@ -63,6 +63,44 @@ pub struct Recipe {
     /// Use only the first N training and N test samples (quick runs and tests).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
+    /// Tolerances of `mlcmp regress` for results of this recipe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regress: Option<Tolerances>,
+}
+
+/// How far a result may fall behind its baseline before `mlcmp regress` fails.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tolerances {
+    /// Absolute drop allowed in final train and test accuracy (0.005 = half a point).
+    #[serde(default = "default_accuracy_tol")]
+    pub accuracy: f64,
+    /// Absolute rise allowed in the final epoch's avg loss.
+    #[serde(default = "default_loss_tol")]
+    pub loss: f64,
+    /// Relative drop allowed in the speed ratio torch/backend (0.25 = 25% slower relative to torch).
+    #[serde(default = "default_speed_tol")]
+    pub speed_ratio: f64,
+}
+
+fn default_accuracy_tol() -> f64 {
+    0.005
+}
+fn default_loss_tol() -> f64 {
+    0.01
+}
+fn default_speed_tol() -> f64 {
+    0.25
+}
+
+impl Default for Tolerances {
+    fn default() -> Self {
+        Tolerances {
+            accuracy: default_accuracy_tol(),
+            loss: default_loss_tol(),
+            speed_ratio: default_speed_tol(),
+        }
+    }
 }
 
 fn default_name() -> String {
@@ -162,6 +200,17 @@ impl Recipe {
         }
         if self.workers > 64 {
             fail("workers", &self.workers, "use 0..=64")?;
+        }
+        if let Some(t) = &self.regress {
+            for (k, v) in [
+                ("regress.accuracy", t.accuracy),
+                ("regress.loss", t.loss),
+                ("regress.speed_ratio", t.speed_ratio),
+            ] {
+                if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                    fail(k, &v, "use a tolerance in 0..=1")?;
+                }
+            }
         }
         if self.limit == Some(0) {
             fail("limit", &0, "use at least 1 sample, or leave it out for the whole data set")?;

@@ -180,3 +180,66 @@ fn a_non_finite_loss_stops_the_run() {
     assert!(!check_batch(5e16, 0, 1, &mut r), "finite but exploding");
     assert_eq!(r.status, Status::Diverged);
 }
+
+mod regress {
+    use super::sample_results;
+    use mlcmp_core::regress::checks;
+    use mlcmp_core::Results;
+
+    fn failed(base: &Results, cur: &Results) -> Vec<String> {
+        checks(base, cur).unwrap().into_iter().filter(|c| c.pass == Some(false)).map(|c| c.metric).collect()
+    }
+
+    #[test]
+    fn passes_against_itself() {
+        let r = sample_results();
+        let all = checks(&r, &r).unwrap();
+        assert!(all.iter().any(|c| c.metric == "speed ratio torch / gluon" && c.pass == Some(true)));
+        assert!(all.iter().any(|c| c.metric == "gluon: final test accuracy"));
+        assert!(all
+            .iter()
+            .any(|c| c.metric.contains("median epoch s (shown, not gated)") && c.pass.is_none()));
+        assert!(failed(&r, &r).is_empty());
+    }
+
+    #[test]
+    fn a_slower_backend_fails_the_speed_ratio() {
+        let base = sample_results();
+        let mut cur = base.clone();
+        for e in &mut cur.runs[1].epochs {
+            e.time_s *= 1.5; // gluon 50% slower, torch unchanged
+        }
+        assert_eq!(failed(&base, &cur), ["speed ratio torch / gluon"]);
+        // Both slower by the same factor: a slower machine, not a regression.
+        let mut cur = base.clone();
+        cur.runs.iter_mut().flat_map(|r| r.epochs.iter_mut()).for_each(|e| e.time_s *= 3.0);
+        assert!(failed(&base, &cur).is_empty());
+    }
+
+    #[test]
+    fn less_accurate_or_higher_loss_fails_naming_the_metric() {
+        let base = sample_results();
+        let mut cur = base.clone();
+        cur.runs[0].epochs[1].test_acc -= 0.01;
+        cur.runs[1].epochs[1].avg_loss += 0.02;
+        assert_eq!(failed(&base, &cur), ["gluon: final avg loss", "torch: final test accuracy"]);
+        let mut cur = base.clone();
+        cur.runs.truncate(1);
+        assert_eq!(failed(&base, &cur), ["gluon: present"]);
+    }
+
+    #[test]
+    fn bad_baselines_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Results::load(&dir.path().join("none.json")).unwrap_err();
+        assert!(format!("{e:#}").contains("none.json: cannot read results"), "{e:#}");
+        let p = dir.path().join("bad.json");
+        std::fs::write(&p, "{\"schema\": 1, \"runs\": 3}").unwrap();
+        assert!(Results::load(&p).unwrap_err().to_string().contains("not an mlcmp results file"));
+        let base = sample_results();
+        let mut cur = base.clone();
+        cur.recipe.epochs = 9;
+        let e = checks(&base, &cur).unwrap_err().to_string();
+        assert!(e.contains("key 'epochs': 5 vs 9"), "{e}");
+    }
+}

@@ -69,6 +69,7 @@ pub mod autograd;
 pub mod data;
 mod error;
 pub mod init;
+mod kernels;
 pub mod loss;
 pub mod nd;
 pub mod nn;

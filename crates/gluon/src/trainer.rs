@@ -2,6 +2,7 @@
 
 use crate::autograd::GradReq;
 use crate::error::{bail, Result};
+use crate::kernels;
 use crate::nn::ParameterDict;
 use candle_core::Tensor;
 use std::collections::HashMap;
@@ -54,6 +55,7 @@ impl Trainer {
             bail!("Trainer::step: batch_size must be at least 1");
         }
         let rescale = 1.0 / batch_size as f64;
+        let (lr, wd, momentum) = (self.lr as f32, self.wd as f32, self.momentum as f32);
         for p in self.params.iter() {
             if p.grad_req() == GradReq::Null {
                 continue;
@@ -61,24 +63,27 @@ impl Trainer {
             let w = p.data()?;
             let Some(g) = w.grad_tensor() else { continue };
             let wt = w.tensor();
-            // g' = g/batch + wd*w
-            let g = if self.wd > 0.0 {
-                (g.affine(rescale, 0.0)? + wt.affine(self.wd, 0.0)?)?
+            let scale = -lr * rescale as f32;
+            // In place: the parameter owns its buffer (set_data copies), so nothing else sees it.
+            if momentum == 0.0 {
+                // w = (1 - lr*wd) w - lr * g / batch
+                kernels::axpby(&wt, 1.0 - lr * wd, &g, scale)?;
             } else {
-                g.affine(rescale, 0.0)?
-            };
-            let new = if self.momentum > 0.0 {
                 let mom = match self.states.get(p.name()) {
-                    Some(m) => (m.affine(self.momentum, 0.0)? - g.affine(self.lr, 0.0)?)?,
-                    None => g.affine(-self.lr, 0.0)?,
+                    Some(m) => m.clone(),
+                    None => {
+                        let m = wt.zeros_like()?;
+                        self.states.insert(p.name().to_string(), m.clone());
+                        m
+                    }
                 };
-                let new = (&wt + &mom)?;
-                self.states.insert(p.name().to_string(), mom);
-                new
-            } else {
-                (&wt - g.affine(self.lr, 0.0)?)?
-            };
-            w.set_tensor(new)?;
+                // mom = momentum*mom - lr*(g/batch + wd*w); w += mom
+                kernels::axpby(&mom, momentum, &g, scale)?;
+                if wd > 0.0 {
+                    kernels::axpby(&mom, 1.0, &wt, -lr * wd)?;
+                }
+                kernels::axpby(&wt, 1.0, &mom, 1.0)?;
+            }
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 use super::{fmt_shape, NDArray, DEV};
 use crate::autograd::{is_recording, Node};
 use crate::error::{bail, Result};
+use crate::kernels;
 use candle_core::shape::ShapeWithOneHole;
 use candle_core::{DType, Shape, Tensor, D};
 
@@ -204,31 +205,26 @@ impl Op {
             Op::Exp => one(Ok(g.mul(out)?)),
             Op::Log => one(Ok(g.div(&xt(0))?)),
             Op::Sqrt => one(Ok(g.div(&out.affine(2.0, 0.0)?)?)),
-            Op::Relu => one(Ok(g.mul(&xt(0).gt(0f64)?.to_dtype(g.dtype())?)?)),
+            Op::Relu => one(kernels::zip_map(g, &xt(0), |g, x| if x > 0.0 { g } else { 0.0 })),
             Op::Sigmoid => one(Ok(g.mul(&out.mul(&out.affine(-1.0, 1.0)?)?)?)),
             Op::Tanh => one(Ok(g.mul(&out.sqr()?.affine(-1.0, 1.0)?)?)),
             Op::Dot { ta, tb } => {
-                let (a, b) = (xt(0), xt(1));
-                let ga = if need(0) {
-                    // out = A'B' with A' = a or a^T: dA' = g B'^T, and da = dA' or dA'^T.
-                    Some(match (ta, tb) {
-                        (false, false) => g.matmul(&b.t()?)?,
-                        (false, true) => g.matmul(&b)?,
-                        (true, false) => b.matmul(&g.t()?)?,
-                        (true, true) => b.t()?.matmul(&g.t()?)?,
-                    })
-                } else {
-                    None
+                let (a, b, g) = (xt(0), xt(1), g.contiguous()?);
+                // out = A'B' with A' = op(a), B' = op(b): dA' = g B'^T and dB' = A'^T g, transposed
+                // back where the operand was; each case is one product with transpose flags.
+                let ga = match (need(0), ta, tb) {
+                    (false, ..) => None,
+                    (true, false, false) => Some(kernels::matmul(&g, false, &b, true)?),
+                    (true, false, true) => Some(kernels::matmul(&g, false, &b, false)?),
+                    (true, true, false) => Some(kernels::matmul(&b, false, &g, true)?),
+                    (true, true, true) => Some(kernels::matmul(&b, true, &g, true)?),
                 };
-                let gb = if need(1) {
-                    Some(match (ta, tb) {
-                        (false, false) => a.t()?.matmul(g)?,
-                        (true, false) => a.matmul(g)?,
-                        (false, true) => g.t()?.matmul(&a)?,
-                        (true, true) => g.t()?.matmul(&a.t()?)?,
-                    })
-                } else {
-                    None
+                let gb = match (need(1), ta, tb) {
+                    (false, ..) => None,
+                    (true, false, false) => Some(kernels::matmul(&a, true, &g, false)?),
+                    (true, true, false) => Some(kernels::matmul(&a, false, &g, false)?),
+                    (true, false, true) => Some(kernels::matmul(&g, true, &a, false)?),
+                    (true, true, true) => Some(kernels::matmul(&g, true, &a, true)?),
                 };
                 Ok(vec![ga, gb])
             }
@@ -474,8 +470,8 @@ pub fn dot(a: &NDArray, b: &NDArray, transpose_a: bool, transpose_b: bool) -> Re
     if at.rank() != 2 || bt.rank() != 2 {
         bail!("dot needs 2-d arrays, got shapes {} and {}", fmt_shape(at.dims()), fmt_shape(bt.dims()));
     }
-    let at2 = if transpose_a { at.t()? } else { at };
-    let bt2 = if transpose_b { bt.t()? } else { bt };
+    let at2 = if transpose_a { at.t()? } else { at.clone() };
+    let bt2 = if transpose_b { bt.t()? } else { bt.clone() };
     if at2.dims()[1] != bt2.dims()[0] {
         bail!(
             "dot: shapes {} and {} do not align (inner dimensions {} != {})",
@@ -485,7 +481,12 @@ pub fn dot(a: &NDArray, b: &NDArray, transpose_a: bool, transpose_b: bool) -> Re
             bt2.dims()[0]
         );
     }
-    Ok(record(Op::Dot { ta: transpose_a, tb: transpose_b }, &[a, b], at2.matmul(&bt2)?))
+    let out = if at.dtype() == DType::F32 && bt.dtype() == DType::F32 {
+        kernels::matmul(&at, transpose_a, &bt, transpose_b)?
+    } else {
+        at2.matmul(&bt2)?
+    };
+    Ok(record(Op::Dot { ta: transpose_a, tb: transpose_b }, &[a, b], out))
 }
 
 /// Per-row softmax cross-entropy of `pred` (rows x classes) against class indices `label`: the fused
@@ -499,16 +500,26 @@ pub fn softmax_cross_entropy(pred: &NDArray, label: &NDArray) -> Result<NDArray>
         ))
     })?;
     let label = to_labels(label, rows, c, "SoftmaxCrossEntropyLoss")?;
-    let prob = softmax_last(&t)?;
-    let tv = t.flatten_all()?.to_vec1::<f32>()?;
-    let loss: Vec<f32> = (0..rows)
-        .map(|r| {
-            let row = &tv[r * c..(r + 1) * c];
-            let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-            let lse = m + row.iter().map(|&v| (v - m).exp()).sum::<f32>().ln();
-            lse - row[label[r] as usize]
-        })
-        .collect();
+    // One pass per row: the stable log-sum-exp gives the loss, and the probabilities are kept for
+    // the backward.
+    let (loss, prob) = kernels::with_f32(&t, |v| {
+        let mut prob = vec![0f32; rows * c];
+        let loss: Vec<f32> = (0..rows)
+            .map(|r| {
+                let (row, p) = (&v[r * c..(r + 1) * c], &mut prob[r * c..(r + 1) * c]);
+                let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+                let mut sum = 0f32;
+                for (pi, &x) in p.iter_mut().zip(row) {
+                    *pi = (x - m).exp();
+                    sum += *pi;
+                }
+                p.iter_mut().for_each(|pi| *pi /= sum);
+                m + sum.ln() - row[label[r] as usize]
+            })
+            .collect();
+        (loss, prob)
+    })?;
+    let prob = kernels::tensor(prob, &[rows, c])?;
     Ok(record(Op::SoftmaxCrossEntropy { prob, label }, &[pred], Tensor::from_vec(loss, rows, &DEV)?))
 }
 

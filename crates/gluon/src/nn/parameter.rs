@@ -142,9 +142,10 @@ impl Parameter {
         *self.0.shape.lock().unwrap() = value.shape();
         let mut data = self.0.data.lock().unwrap();
         match &*data {
-            Some(d) => d.set_tensor(value.tensor())?,
+            // A copy: the trainer updates parameters in place, which must not reach `value`.
+            Some(d) => d.set_tensor(value.tensor().copy()?)?,
             None => {
-                let d = value.detach();
+                let d = NDArray::from_tensor(value.tensor().copy()?);
                 d.attach_grad(self.grad_req());
                 *data = Some(d);
             }

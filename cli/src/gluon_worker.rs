@@ -1,0 +1,48 @@
+//! `mlcmp-gluon-worker`: the gluon backend's bench worker, a binary that does not link libtorch so
+//! the peak memory `mlcmp bench` reports for gluon is the engine's own. Same arguments as
+//! `mlcmp worker`; `mlcmp bench` starts it.
+
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "mlcmp-gluon-worker", about = "(internal) gluon worker for mlcmp bench")]
+enum Cli {
+    Worker {
+        #[arg(long)]
+        backend: String,
+        #[arg(long, default_value_t = 0)]
+        warmup: usize,
+        #[arg(long)]
+        recipe_json: String,
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let Cli::Worker { backend, warmup, recipe_json, data_dir } = Cli::parse();
+    if backend != "gluon" {
+        eprintln!("mlcmp-gluon-worker: error: only --backend gluon runs here, not '{backend}'");
+        return ExitCode::from(2);
+    }
+    if let Err(e) = ctrlc::set_handler(mlcmp_core::backend::request_stop) {
+        eprintln!("mlcmp-gluon-worker: error: cannot install the Ctrl-C handler: {e}");
+    }
+    let threads = match mlcmp_core::Recipe::parse(&recipe_json, "--recipe-json") {
+        Ok(r) => r.threads.resolve(),
+        Err(e) => {
+            eprintln!("mlcmp-gluon-worker: error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut backend = mlcmp_gluon::GluonBackend::new(threads);
+    match mlcmp_core::bench::worker(&mut backend, warmup, &recipe_json, &data_dir) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mlcmp-gluon-worker: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

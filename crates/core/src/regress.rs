@@ -1,0 +1,172 @@
+//! `mlcmp regress`: does a result fall behind its baseline? Accuracy and loss per backend, and the
+//! speed of each backend relative to torch measured in the same run (absolute times vary with the
+//! machine, so they are shown but not gated).
+
+use crate::bench::timed;
+use crate::recipe::{Recipe, Tolerances};
+use crate::report::{median, Style};
+use crate::results::Results;
+use anyhow::{bail, Result};
+use comfy_table::{presets, Cell, CellAlignment, Table};
+
+/// One gated (or shown) metric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub metric: String,
+    pub baseline: f64,
+    pub current: f64,
+    /// What is allowed, in words (`>= 0.9612`); empty for shown-only rows.
+    pub allowed: String,
+    /// None: shown, not gated.
+    pub pass: Option<bool>,
+}
+
+/// Final epoch of a backend, over its runs (bench repeats: the median).
+fn final_metric(res: &Results, backend: &str, get: fn(&crate::EpochResult) -> f64) -> Option<f64> {
+    let v: Vec<f64> =
+        res.runs.iter().filter(|r| r.backend == backend).filter_map(|r| r.epochs.last().map(get)).collect();
+    (!v.is_empty()).then(|| median(&v))
+}
+
+/// Median timed epoch of a backend over all its runs.
+pub fn median_epoch(res: &Results, backend: &str) -> Option<f64> {
+    let v: Vec<f64> = res.runs.iter().filter(|r| r.backend == backend).flat_map(timed).collect();
+    (!v.is_empty()).then(|| median(&v))
+}
+
+/// torch's median epoch over `backend`'s: above 1, `backend` is faster.
+pub fn speed_ratio(res: &Results, backend: &str) -> Option<f64> {
+    Some(median_epoch(res, "torch")? / median_epoch(res, backend)?)
+}
+
+/// The recipe keys that must match for a comparison to mean anything.
+fn same_recipe(a: &Recipe, b: &Recipe) -> Result<()> {
+    let pairs = [
+        ("epochs", a.epochs.to_string(), b.epochs.to_string()),
+        ("batch_size", a.batch_size.to_string(), b.batch_size.to_string()),
+        ("lr", a.lr.to_string(), b.lr.to_string()),
+        ("hidden", a.hidden.to_string(), b.hidden.to_string()),
+        ("seed", a.seed.to_string(), b.seed.to_string()),
+        ("limit", format!("{:?}", a.limit), format!("{:?}", b.limit)),
+        ("init", format!("{:?}", a.init), format!("{:?}", b.init)),
+    ];
+    for (k, x, y) in pairs {
+        if x != y {
+            bail!("the baseline's recipe differs from the current one (key '{k}': {x} vs {y}); compare like with like or update the baseline with --update");
+        }
+    }
+    Ok(())
+}
+
+/// Every check of `current` against `baseline`, with the current recipe's tolerances (else the
+/// baseline's, else the defaults).
+pub fn checks(baseline: &Results, current: &Results) -> Result<Vec<Check>> {
+    same_recipe(&baseline.recipe, &current.recipe)?;
+    let tol = tolerances(baseline, current);
+    let mut out = vec![];
+    let mut backends: Vec<&str> = baseline.runs.iter().map(|r| r.backend.as_str()).collect();
+    backends.sort_unstable();
+    backends.dedup();
+    for b in backends {
+        let (Some(base_acc), Some(base_loss)) =
+            (final_metric(baseline, b, |e| e.test_acc), final_metric(baseline, b, |e| e.avg_loss))
+        else {
+            continue;
+        };
+        let Some(cur_acc) = final_metric(current, b, |e| e.test_acc) else {
+            out.push(Check {
+                metric: format!("{b}: present"),
+                baseline: 1.0,
+                current: 0.0,
+                allowed: "a finished run".into(),
+                pass: Some(false),
+            });
+            continue;
+        };
+        let cur_loss = final_metric(current, b, |e| e.avg_loss).unwrap_or(f64::NAN);
+        out.push(gate(
+            format!("{b}: final test accuracy"),
+            base_acc,
+            cur_acc,
+            Bound::AtLeast(base_acc - tol.accuracy),
+        ));
+        if let (Some(bt), Some(ct)) =
+            (final_metric(baseline, b, |e| e.train_acc), final_metric(current, b, |e| e.train_acc))
+        {
+            out.push(gate(format!("{b}: final train accuracy"), bt, ct, Bound::AtLeast(bt - tol.accuracy)));
+        }
+        out.push(gate(
+            format!("{b}: final avg loss"),
+            base_loss,
+            cur_loss,
+            Bound::AtMost(base_loss + tol.loss),
+        ));
+        if b != "torch" {
+            if let (Some(bs), Some(cs)) = (speed_ratio(baseline, b), speed_ratio(current, b)) {
+                out.push(gate(
+                    format!("speed ratio torch / {b}"),
+                    bs,
+                    cs,
+                    Bound::AtLeast(bs * (1.0 - tol.speed_ratio)),
+                ));
+            }
+        }
+        if let (Some(bs), Some(cs)) = (median_epoch(baseline, b), median_epoch(current, b)) {
+            out.push(Check {
+                metric: format!("{b}: median epoch s (shown, not gated)"),
+                baseline: bs,
+                current: cs,
+                allowed: String::new(),
+                pass: None,
+            });
+        }
+    }
+    if out.iter().all(|c| c.pass.is_none()) {
+        bail!("nothing to compare: the baseline and the current results share no finished backend");
+    }
+    Ok(out)
+}
+
+enum Bound {
+    AtLeast(f64),
+    AtMost(f64),
+}
+
+fn gate(metric: String, baseline: f64, current: f64, bound: Bound) -> Check {
+    let (allowed, pass) = match bound {
+        Bound::AtLeast(x) => (format!(">= {x:.4}"), current >= x),
+        Bound::AtMost(x) => (format!("<= {x:.4}"), current <= x),
+    };
+    Check { metric, baseline, current, allowed, pass: Some(pass && current.is_finite()) }
+}
+
+/// The checks as a table.
+pub fn table(checks: &[Check], style: Style) -> Table {
+    let mut t = Table::new();
+    t.load_preset(match style {
+        Style::Text => presets::UTF8_FULL_CONDENSED,
+        Style::Markdown => presets::ASCII_MARKDOWN,
+    });
+    t.set_header(vec!["metric", "baseline", "current", "allowed", "verdict"]);
+    for c in checks {
+        let verdict = match c.pass {
+            Some(true) => "ok",
+            Some(false) => "REGRESSED",
+            None => "",
+        };
+        let num = |x: f64| Cell::new(format!("{x:.4}")).set_alignment(CellAlignment::Right);
+        t.add_row(vec![
+            Cell::new(&c.metric),
+            num(c.baseline),
+            num(c.current),
+            Cell::new(&c.allowed),
+            Cell::new(verdict),
+        ]);
+    }
+    t
+}
+
+/// The tolerances in force for a pair of results.
+pub fn tolerances(baseline: &Results, current: &Results) -> Tolerances {
+    current.recipe.regress.or(baseline.recipe.regress).unwrap_or_default()
+}
