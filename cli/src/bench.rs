@@ -86,6 +86,10 @@ pub fn bench(
         res.save(p, true)?;
         println!("results written to {}", p.display());
     }
+    if let Some(p) = &opts.plot {
+        mlcmp_core::plot::write_svg(&res, p)?;
+        println!("plot written to {}", p.display());
+    }
     if save {
         let p = results_dir().join(format!("bench-{}.json", res.created.replace([':', '-'], "")));
         res.save(&p, false)?;

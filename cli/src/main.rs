@@ -87,6 +87,16 @@ enum Cmd {
         #[arg(long)]
         markdown: Option<PathBuf>,
     },
+    /// Render a saved results file again: tables, Markdown or CSV, and optionally the plot.
+    Report {
+        /// A results JSON (from compare, bench or train --json).
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Also draw the SVG plot here.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+    },
     /// The article's first example in both styles: ones(5,3) + 1.
     Ndarray,
     /// (internal) Run one backend for `bench` and print its result as JSON.
@@ -166,6 +176,16 @@ pub struct RunOpts {
     /// Overwrite an existing --json file.
     #[arg(long)]
     force: bool,
+    /// Draw the results as an SVG (loss, accuracy and time per epoch beside the article's).
+    #[arg(long)]
+    plot: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Markdown,
+    Csv,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -251,6 +271,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             regress(&baseline, &cur, markdown.as_deref())
         }
+        Cmd::Report { file, format, plot } => {
+            let res = Results::load(&file)?;
+            match format {
+                Format::Table => println!("{}", report::render_any(&res, Style::Text)),
+                Format::Markdown => println!("{}", report::render_any(&res, Style::Markdown)),
+                Format::Csv => print!("{}", report::csv(&res)),
+            }
+            if let Some(p) = plot {
+                mlcmp_core::plot::write_svg(&res, &p)?;
+                eprintln!("plot written to {}", p.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Ndarray => {
             backends::print_ndarray_example()?;
             Ok(ExitCode::SUCCESS)
@@ -298,6 +331,10 @@ fn train_or_compare(
     if let Some(p) = &opts.json {
         results.save(p, true)?;
         println!("results written to {}", p.display());
+    }
+    if let Some(p) = &opts.plot {
+        mlcmp_core::plot::write_svg(&results, p)?;
+        println!("plot written to {}", p.display());
     }
     if tables && save {
         let stamp = results.created.replace([':', '-'], "");

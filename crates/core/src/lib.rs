@@ -15,6 +15,7 @@ pub mod backend;
 pub mod bench;
 pub mod driver;
 pub mod parity;
+pub mod plot;
 pub mod recipe;
 pub mod regress;
 pub mod report;

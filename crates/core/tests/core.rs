@@ -243,3 +243,61 @@ mod regress {
         assert!(e.contains("key 'epochs': 5 vs 9"), "{e}");
     }
 }
+
+#[test]
+fn csv_round_trips_the_numbers() {
+    let res = sample_results();
+    let csv = report::csv(&res);
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 4);
+    let mut i = 0;
+    for r in &res.runs {
+        for e in &r.epochs {
+            let row = &rows[i];
+            assert_eq!(row[0], r.backend);
+            assert_eq!(row[4].parse::<usize>().unwrap(), e.epoch);
+            assert_eq!(row[6].parse::<f64>().unwrap(), e.avg_loss);
+            assert_eq!(row[8].parse::<f64>().unwrap(), e.test_acc);
+            assert_eq!(row[9].parse::<f64>().unwrap(), e.time_s);
+            i += 1;
+        }
+    }
+    let md = report::render_any(&res, Style::Markdown);
+    assert!(md.starts_with("### Per epoch"));
+    assert!(md.contains(&format!("{:.4}", res.runs[1].epochs[1].avg_loss)));
+}
+
+#[test]
+fn the_svg_has_one_series_per_backend_and_the_article_curves() {
+    let res = sample_results();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("plot.svg");
+    mlcmp_core::plot::write_svg(&res, &p).unwrap();
+    let text = std::fs::read_to_string(&p).unwrap();
+    let doc = roxmltree::Document::parse(&text).expect("valid SVG");
+    let lines: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("polyline")).collect();
+    let solid = |n: &&roxmltree::Node| n.attribute("opacity") == Some("1");
+    let with_stroke =
+        |c: &str| lines.iter().filter(solid).filter(|n| n.attribute("stroke") == Some(c)).count();
+    assert!(lines.iter().filter(|n| !solid(n)).count() > 10, "dashed article curves");
+    // torch and gluon: one line per panel (3) and one legend mark per panel (3).
+    assert_eq!(with_stroke("#DE4B2C"), 6, "torch");
+    assert_eq!(with_stroke("#2171B5"), 6, "gluon");
+    let texts: Vec<String> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(|t| t.trim().to_string())
+        .collect();
+    for label in [
+        "torch",
+        "gluon",
+        "article PyTorch (2018)",
+        "article MXNet (2018)",
+        "avg loss per epoch",
+        "epoch",
+        "seconds",
+    ] {
+        assert!(texts.iter().any(|t| t == label), "no text '{label}' in {texts:?}");
+    }
+}
