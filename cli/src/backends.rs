@@ -7,6 +7,7 @@ use mlcmp_core::{Backend, Versions};
 pub fn make(name: BackendName, threads: usize) -> Result<Box<dyn Backend>> {
     Ok(match name {
         BackendName::Gluon => Box::new(mlcmp_gluon::GluonBackend::new(threads)),
+        BackendName::GluonHybrid => Box::new(mlcmp_gluon::GluonBackend::hybridized(threads)),
         #[cfg(feature = "torch")]
         BackendName::Torch => Box::new(mlcmp_torch::TorchBackend::new(threads)),
         #[cfg(not(feature = "torch"))]
@@ -16,16 +17,17 @@ pub fn make(name: BackendName, threads: usize) -> Result<Box<dyn Backend>> {
     })
 }
 
-/// Every backend by name, including the bench-only ones: torch, gluon, torch-bare.
+/// Every backend by name, including the bench-only reference: torch, gluon, gluon-hybrid, torch-bare.
 pub fn make_named(name: &str, threads: usize) -> Result<Box<dyn Backend>> {
     match name {
         "torch" => make(BackendName::Torch, threads),
         "gluon" => make(BackendName::Gluon, threads),
+        "gluon-hybrid" => make(BackendName::GluonHybrid, threads),
         #[cfg(feature = "torch")]
         "torch-bare" => Ok(Box::new(mlcmp_torch::BareTorch::new(threads))),
         #[cfg(not(feature = "torch"))]
         "torch-bare" => make(BackendName::Torch, threads),
-        _ => anyhow::bail!("unknown backend '{name}'; use torch, gluon or torch-bare"),
+        _ => anyhow::bail!("unknown backend '{name}'; use torch, gluon, gluon-hybrid or torch-bare"),
     }
 }
 

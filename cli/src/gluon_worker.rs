@@ -23,8 +23,8 @@ enum Cli {
 
 fn main() -> ExitCode {
     let Cli::Worker { backend, warmup, recipe_json, data_dir } = Cli::parse();
-    if backend != "gluon" {
-        eprintln!("mlcmp-gluon-worker: error: only --backend gluon runs here, not '{backend}'");
+    if backend != "gluon" && backend != "gluon-hybrid" {
+        eprintln!("mlcmp-gluon-worker: error: only gluon and gluon-hybrid run here, not '{backend}'");
         return ExitCode::from(2);
     }
     if let Err(e) = ctrlc::set_handler(mlcmp_core::backend::request_stop) {
@@ -37,7 +37,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut backend = mlcmp_gluon::GluonBackend::new(threads);
+    let mut backend = match backend.as_str() {
+        "gluon-hybrid" => mlcmp_gluon::GluonBackend::hybridized(threads),
+        _ => mlcmp_gluon::GluonBackend::new(threads),
+    };
     match mlcmp_core::bench::worker(&mut backend, warmup, &recipe_json, &data_dir) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -45,6 +45,9 @@ enum Cmd {
         /// Afterwards, check the results against this baseline (as `mlcmp regress`).
         #[arg(long, value_name = "BASELINE")]
         regress: Option<PathBuf>,
+        /// Also run gluon hybridized (net.hybridize()) as a third backend.
+        #[arg(long)]
+        hybridize: bool,
     },
     /// Benchmark: each backend in its own process, a warm-up epoch, interleaved repeats, medians.
     Bench {
@@ -57,7 +60,7 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         warmup: usize,
         /// Backends to run, in this order within each repeat.
-        #[arg(long, value_delimiter = ',', default_value = "torch,gluon,torch-bare")]
+        #[arg(long, value_delimiter = ',', default_value = "torch,gluon,gluon-hybrid,torch-bare")]
         backends: Vec<String>,
         /// Sizes to sweep, e.g. --sweep batch=32,128,512 --sweep hidden=256,1024.
         #[arg(long)]
@@ -138,6 +141,8 @@ enum DataCmd {
 pub enum BackendName {
     Torch,
     Gluon,
+    /// gluon with net.hybridize()
+    GluonHybrid,
 }
 
 #[derive(Args, Clone)]
@@ -242,15 +247,13 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Train { backend, opts } => train_or_compare(&opts, &[backend], false, true, None),
-        Cmd::Compare { opts, no_save, check_parity, regress: baseline } => {
+        Cmd::Compare { opts, no_save, check_parity, regress: baseline, hybridize } => {
             regress_needs_json(&baseline, &opts)?;
-            let code = train_or_compare(
-                &opts,
-                &[BackendName::Torch, BackendName::Gluon],
-                true,
-                !no_save,
-                check_parity,
-            )?;
+            let mut names = vec![BackendName::Torch, BackendName::Gluon];
+            if hybridize {
+                names.push(BackendName::GluonHybrid);
+            }
+            let code = train_or_compare(&opts, &names, true, !no_save, check_parity)?;
             finish_with_regress(code, baseline.as_deref(), opts.json.as_deref())
         }
         Cmd::Bench { opts, repeats, warmup, backends, sweep, markdown, no_save, regress: baseline } => {

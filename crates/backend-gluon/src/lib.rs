@@ -23,12 +23,18 @@ use std::time::Instant;
 
 pub struct GluonBackend {
     threads: usize,
+    hybridize: bool,
 }
 
 impl GluonBackend {
     /// A backend whose matrix products may use `threads` cores.
     pub fn new(threads: usize) -> GluonBackend {
-        GluonBackend { threads }
+        GluonBackend { threads, hybridize: false }
+    }
+
+    /// The same recipe with `net.hybridize()` after `net.initialize()` (backend name `gluon-hybrid`).
+    pub fn hybridized(threads: usize) -> GluonBackend {
+        GluonBackend { threads, hybridize: true }
     }
 }
 
@@ -70,7 +76,11 @@ pub fn accuracy(net: &impl Block, data: &MnistData) -> gluon::Result<f64> {
 
 impl Backend for GluonBackend {
     fn name(&self) -> &'static str {
-        "gluon"
+        if self.hybridize {
+            "gluon-hybrid"
+        } else {
+            "gluon"
+        }
     }
 
     fn run(&mut self, job: &Job, on: &mut dyn FnMut(Event)) -> Result<RunResult> {
@@ -92,6 +102,9 @@ impl Backend for GluonBackend {
             {
                 p.set_data(&nd::NDArray::from_vec(v.clone(), shape)?)?;
             }
+        }
+        if self.hybridize {
+            net.hybridize();
         }
         let softmax_cross_entropy = loss::SoftmaxCrossEntropyLoss::new();
         let mut trainer = Trainer::new(net.collect_params(), "sgd", &[("learning_rate", r.lr)])?;

@@ -54,7 +54,8 @@ pub const GLUON_WORKER: &str = "mlcmp-gluon-worker";
 pub fn run_worker(exe: &Path, backend: &str, recipe: &Recipe, warmup: usize, data_dir: &Path) -> RunResult {
     let json = serde_json::to_string(recipe).expect("recipe serialises");
     let gluon_worker = exe.with_file_name(GLUON_WORKER);
-    let exe = if backend == "gluon" && gluon_worker.is_file() { gluon_worker.as_path() } else { exe };
+    let exe =
+        if backend.starts_with("gluon") && gluon_worker.is_file() { gluon_worker.as_path() } else { exe };
     let out = Command::new(exe)
         .args(["worker", "--backend", backend, "--warmup", &warmup.to_string(), "--recipe-json", &json])
         .arg("--data-dir")

@@ -28,58 +28,91 @@ pub(crate) fn tensor(values: Vec<f32>, shape: &[usize]) -> Result<Tensor> {
 /// Products smaller than this many multiply-adds stay on one thread (splitting costs more).
 const SPLIT_MIN_MACS: usize = 1 << 19;
 
-/// `op(a) . op(b)` for 2-d f32 tensors, `op` transposing when asked. The rows of the result are
-/// split across the rayon pool's threads, each running a single-threaded gemm on its share.
-pub(crate) fn matmul(a: &Tensor, ta: bool, b: &Tensor, tb: bool) -> Result<Tensor> {
-    let (ar, ac) = a.dims2()?;
-    let (br, bc) = b.dims2()?;
-    let (m, k) = if ta { (ac, ar) } else { (ar, ac) };
-    let (k2, n) = if tb { (bc, br) } else { (br, bc) };
-    if k != k2 {
-        bail!("matmul: inner dimensions {k} and {k2} differ");
+/// A row-major matrix operand: its values, its stored column count and whether to use it transposed.
+#[derive(Clone, Copy)]
+pub(crate) struct Mat<'a> {
+    pub v: &'a [f32],
+    pub cols: usize,
+    pub t: bool,
+}
+
+impl Mat<'_> {
+    /// Rows and columns of op(self).
+    fn shape(&self) -> (usize, usize) {
+        let rows = self.v.len() / self.cols.max(1);
+        if self.t {
+            (self.cols, rows)
+        } else {
+            (rows, self.cols)
+        }
     }
-    // Strides (row, column) of op(a) and op(b) over their row-major storage.
-    let (a_rs, a_cs) = if ta { (1, ac) } else { (ac, 1) };
-    let (b_rs, b_cs) = if tb { (1, bc) } else { (bc, 1) };
-    let mut dst = vec![0f32; m * n];
+
+    /// (row stride, column stride) of op(self) over the stored values.
+    fn strides(&self) -> (usize, usize) {
+        if self.t {
+            (1, self.cols)
+        } else {
+            (self.cols, 1)
+        }
+    }
+}
+
+/// `dst (+)= op(a) . op(b)` into a row-major `dst` of m x n, adding to what is there when
+/// `accumulate`. The rows of `dst` are split across the rayon pool's threads, each running a
+/// single-threaded gemm on its share.
+pub(crate) fn gemm_into(dst: &mut [f32], a: Mat, b: Mat, accumulate: bool) -> Result<()> {
+    let ((m, k), (k2, n)) = (a.shape(), b.shape());
+    if k != k2 || dst.len() != m * n {
+        bail!("matmul: ({m}x{k}).({k2}x{n}) into {} values", dst.len());
+    }
     if m * n == 0 {
-        return tensor(dst, &[m, n]);
+        return Ok(());
     }
+    let ((a_rs, a_cs), (b_rs, b_cs)) = (a.strides(), b.strides());
     let threads = rayon::current_num_threads();
     let rows = if m * n * k < SPLIT_MIN_MACS || threads < 2 { m } else { m.div_ceil(threads).max(1) };
+    dst.par_chunks_mut(rows * n).enumerate().for_each(|(c, d)| {
+        let r0 = c * rows;
+        // SAFETY: the pointers and strides describe the d.len()/n x k rows of op(a) starting at
+        // r0, the k x n op(b) and the block `d`, all inside their slices.
+        unsafe {
+            gemm::gemm(
+                d.len() / n,
+                n,
+                k,
+                d.as_mut_ptr(),
+                1,
+                n as isize,
+                accumulate,
+                a.v.as_ptr().add(r0 * a_rs),
+                a_cs as isize,
+                a_rs as isize,
+                b.v.as_ptr(),
+                b_cs as isize,
+                b_rs as isize,
+                if accumulate { 1.0 } else { 0.0 },
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            )
+        }
+    });
+    Ok(())
+}
+
+/// `op(a) . op(b)` for 2-d f32 tensors, `op` transposing when asked.
+pub(crate) fn matmul(a: &Tensor, ta: bool, b: &Tensor, tb: bool) -> Result<Tensor> {
+    let ((_, ac), (_, bc)) = (a.dims2()?, b.dims2()?);
+    let m = if ta { ac } else { a.dims()[0] };
+    let n = if tb { b.dims()[0] } else { bc };
+    let mut dst = vec![0f32; m * n];
     with_f32(a, |av| {
         with_f32(b, |bv| {
-            dst.par_chunks_mut(rows * n).enumerate().for_each(|(c, d)| {
-                let r0 = c * rows;
-                let mc = d.len() / n;
-                // SAFETY: the pointers and strides describe the mc x k rows of op(a) starting at r0,
-                // the k x n op(b) and the mc x n block `d`, all inside their slices.
-                unsafe {
-                    gemm::gemm(
-                        mc,
-                        n,
-                        k,
-                        d.as_mut_ptr(),
-                        1,
-                        n as isize,
-                        false,
-                        av.as_ptr().add(r0 * a_rs),
-                        a_cs as isize,
-                        a_rs as isize,
-                        bv.as_ptr(),
-                        b_cs as isize,
-                        b_rs as isize,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    )
-                }
-            })
+            gemm_into(&mut dst, Mat { v: av, cols: ac, t: ta }, Mat { v: bv, cols: bc, t: tb }, false)
         })
-    })??;
+    })???;
     tensor(dst, &[m, n])
 }
 
@@ -143,4 +176,27 @@ pub(crate) fn axpby(dst: &Tensor, keep: f32, src: &Tensor, scale: f32) -> Result
     }
     dst.inplace_op2(&src, &Axpby { keep, scale })?;
     Ok(())
+}
+
+/// Sum a contiguous f32 tensor over `axes` (sorted, distinct), keeping them as size-1 dimensions.
+/// One axis at a time as (outer, n, inner) blocks, inner-most contiguous so the adds vectorise;
+/// candle's reduction over a leading axis walks strided memory and costs 20x more here.
+pub(crate) fn sum_keepdim(t: &Tensor, axes: &[usize]) -> Result<Tensor> {
+    let mut dims = t.dims().to_vec();
+    let mut cur = with_f32(t, |v| v.to_vec())?;
+    for &a in axes.iter().rev() {
+        let (outer, n, inner) =
+            (dims[..a].iter().product::<usize>(), dims[a], dims[a + 1..].iter().product::<usize>());
+        let mut out = vec![0f32; outer * inner];
+        for o in 0..outer {
+            let dst = &mut out[o * inner..(o + 1) * inner];
+            for j in 0..n {
+                let src = &cur[(o * n + j) * inner..(o * n + j + 1) * inner];
+                dst.iter_mut().zip(src).for_each(|(d, &s)| *d += s);
+            }
+        }
+        dims[a] = 1;
+        cur = out;
+    }
+    tensor(cur, &dims)
 }

@@ -13,6 +13,7 @@ mod display;
 mod ops;
 pub mod random;
 
+pub(crate) use ops::record_hybrid;
 pub use ops::*;
 
 use crate::autograd::{self, GradReq, Node};

@@ -56,6 +56,22 @@ pub enum Op {
         prob: Tensor,
         label: Vec<u32>,
     },
+    /// A hybridized block: inputs are the data, then each layer's weight and bias.
+    Hybrid {
+        plan: std::sync::Arc<crate::nn::hybrid::Plan>,
+        generation: u64,
+    },
+}
+
+/// Record a hybridized block's forward as one node.
+pub(crate) fn record_hybrid(
+    plan: std::sync::Arc<crate::nn::hybrid::Plan>,
+    generation: u64,
+    inputs: Vec<NDArray>,
+    out: Tensor,
+) -> NDArray {
+    let refs: Vec<&NDArray> = inputs.iter().collect();
+    record(Op::Hybrid { plan, generation }, &refs, out)
 }
 
 /// Record `op` producing `out` from `inputs` when autograd is recording and some input needs a gradient.
@@ -77,7 +93,16 @@ fn unbroadcast(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
             axes.push(lead + i);
         }
     }
-    Ok(g.sum_keepdim(axes)?.reshape(shape)?)
+    Ok(sum_keepdim(g, &axes)?.reshape(shape)?)
+}
+
+/// `t.sum_keepdim(axes)`, with this crate's kernel for f32.
+fn sum_keepdim(t: &Tensor, axes: &[usize]) -> Result<Tensor> {
+    if t.dtype() == DType::F32 {
+        kernels::sum_keepdim(t, axes)
+    } else {
+        Ok(t.sum_keepdim(axes.to_vec())?)
+    }
 }
 
 fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
@@ -264,6 +289,7 @@ impl Op {
             Op::LogSoftmax => {
                 one(Ok(g.broadcast_sub(&out.exp()?.broadcast_mul(&g.sum_keepdim(D::Minus1)?)?)?))
             }
+            Op::Hybrid { plan, generation } => plan.backward(*generation, &x[0].shape(), g, needs),
             Op::SoftmaxCrossEntropy { prob, label } => {
                 // d/dx of -log softmax(x)[y] is softmax(x) - onehot(y), scaled by each row's gradient.
                 let (rows, c) = prob.dims2()?;
@@ -373,7 +399,7 @@ impl NDArray {
     pub fn sum(&self, axis: Option<&[isize]>, keepdims: bool) -> Result<NDArray> {
         let axes = axes_of(self.ndim(), axis)?;
         let t = self.tensor();
-        let out = t.sum_keepdim(axes.clone())?.reshape(reduced_shape(t.dims(), &axes, keepdims))?;
+        let out = sum_keepdim(&t, &axes)?.reshape(reduced_shape(t.dims(), &axes, keepdims))?;
         Ok(record(Op::Sum { axes, scale: 1.0 }, &[self], out))
     }
 

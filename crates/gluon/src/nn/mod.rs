@@ -12,8 +12,10 @@
 //! assert_eq!(p.get(&p.keys()[0]).unwrap().shape(), vec![256, 0]); // in_units inferred at the first forward
 //! ```
 
+pub(crate) mod hybrid;
 mod parameter;
 
+pub use hybrid::LayerSpec;
 pub use parameter::{Parameter, ParameterDict};
 
 use crate::error::{bail, Result};
@@ -100,6 +102,11 @@ pub trait Block {
         self.scope().enter(f)
     }
 
+    /// This block as fusable layers, for `hybridize()`; None when it cannot be planned.
+    fn layers(&self) -> Option<Vec<LayerSpec>> {
+        None
+    }
+
     /// `net.initialize()`: the default initializer, `Uniform(0.07)` for weights and zeros for biases.
     fn initialize(&self) -> Result<()> {
         self.initialize_with(&Init::default(), false)
@@ -141,15 +148,50 @@ impl Act {
     }
 }
 
-/// `nn.Sequential()`: children run one after the other.
+/// `nn.Sequential()` (and `nn.HybridSequential()`): children run one after the other.
 pub struct Sequential {
     scope: Arc<BlockScope>,
     children: RefCell<Vec<Box<dyn Block>>>,
+    hybrid: RefCell<Hybrid>,
+}
+
+/// Where `hybridize()` stands.
+enum Hybrid {
+    Off,
+    /// Hybridized; the next call traces the children and plans them.
+    Pending,
+    Planned(Arc<hybrid::Plan>),
+    /// The children cannot be planned: imperative it stays.
+    Unsupported,
 }
 
 impl Sequential {
     pub fn new() -> Sequential {
-        Sequential { scope: BlockScope::create("sequential"), children: RefCell::new(Vec::new()) }
+        Sequential {
+            scope: BlockScope::create("sequential"),
+            children: RefCell::new(Vec::new()),
+            hybrid: RefCell::new(Hybrid::Off),
+        }
+    }
+
+    /// `net.hybridize()`: the next call runs imperatively (finishing deferred initialisation) and
+    /// plans the network; later calls run the plan. Results match the imperative mode to f32 rounding.
+    pub fn hybridize(&self) {
+        *self.hybrid.borrow_mut() = Hybrid::Pending;
+    }
+
+    /// Whether calls run a plan (false before the first call after `hybridize()` and for blocks that
+    /// cannot be planned).
+    pub fn is_planned(&self) -> bool {
+        matches!(*self.hybrid.borrow(), Hybrid::Planned(_))
+    }
+
+    fn forward_imperative(&self, x: &NDArray) -> Result<NDArray> {
+        let mut x = x.clone();
+        for c in self.children.borrow().iter() {
+            x = c.forward(&x)?;
+        }
+        Ok(x)
     }
 
     /// `net.add(block)`.
@@ -174,11 +216,30 @@ impl Default for Sequential {
 
 impl Block for Sequential {
     fn forward(&self, x: &NDArray) -> Result<NDArray> {
-        let mut x = x.clone();
-        for c in self.children.borrow().iter() {
-            x = c.forward(&x)?;
+        let plan = match &*self.hybrid.borrow() {
+            Hybrid::Planned(p) => Some(p.clone()),
+            _ => None,
+        };
+        if let Some(p) = plan {
+            return p.forward(x);
         }
-        Ok(x)
+        let y = self.forward_imperative(x)?;
+        if matches!(*self.hybrid.borrow(), Hybrid::Pending) {
+            let planned = self.layers().and_then(hybrid::Plan::build);
+            *self.hybrid.borrow_mut() = match planned {
+                Some(p) => Hybrid::Planned(Arc::new(p)),
+                None => Hybrid::Unsupported,
+            };
+        }
+        Ok(y)
+    }
+
+    fn layers(&self) -> Option<Vec<LayerSpec>> {
+        let mut all = vec![];
+        for c in self.children.borrow().iter() {
+            all.extend(c.layers()?);
+        }
+        Some(all)
     }
 
     fn scope(&self) -> &Arc<BlockScope> {
@@ -266,6 +327,15 @@ impl Block for Dense {
         &self.scope
     }
 
+    fn layers(&self) -> Option<Vec<LayerSpec>> {
+        Some(vec![LayerSpec::Dense {
+            weight: self.weight.clone(),
+            bias: self.bias.clone(),
+            units: self.units,
+            act: self.act.clone().ok()?,
+        }])
+    }
+
     fn collect_params(&self) -> ParameterDict {
         let mut d = ParameterDict::new(self.prefix());
         d.push(self.weight.clone());
@@ -291,6 +361,10 @@ impl Activation {
 impl Block for Activation {
     fn forward(&self, x: &NDArray) -> Result<NDArray> {
         self.act.apply(x)
+    }
+
+    fn layers(&self) -> Option<Vec<LayerSpec>> {
+        Some(vec![LayerSpec::Act(self.act)])
     }
 
     fn scope(&self) -> &Arc<BlockScope> {
