@@ -62,11 +62,15 @@ pub fn mlp(hidden: usize) -> nn::Sequential {
     net
 }
 
+/// Samples per evaluation batch: big enough to keep the products efficient, small enough that
+/// the evaluation does not set the process's peak memory.
+const EVAL_CHUNK: usize = 2_000;
+
 /// Accuracy over a whole dataset, in chunks, outside `record` (predict mode).
 pub fn accuracy(net: &impl Block, data: &MnistData) -> gluon::Result<f64> {
     let mut correct = 0.0;
-    for start in (0..data.len()).step_by(10_000) {
-        let idx: Vec<usize> = (start..(start + 10_000).min(data.len())).collect();
+    for start in (0..data.len()).step_by(EVAL_CHUNK) {
+        let idx: Vec<usize> = (start..(start + EVAL_CHUNK).min(data.len())).collect();
         let (x, y) = data.get_batch(&idx)?;
         let pred = autograd::predict_mode(|| net.forward(&x))?;
         correct += pred.argmax(-1)?.equal(&y)?.sum(None, false)?.asscalar()? as f64;

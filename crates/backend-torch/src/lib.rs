@@ -96,13 +96,17 @@ fn read_params(vs: &nn::VarStore) -> Result<Vec<Vec<f32>>> {
     PARAM_NAMES.iter().map(|n| Ok(Vec::<f32>::try_from(vars[*n].flatten(0, -1))?)).collect()
 }
 
+/// Samples per evaluation batch: big enough to keep the products efficient, small enough that
+/// the evaluation does not set the process's peak memory.
+const EVAL_CHUNK: i64 = 2_000;
+
 /// Accuracy of `net` on a whole split, in chunks, without gradients.
 pub fn accuracy(net: &impl Module, s: &TensorSplit, mean: f64, std: f64) -> f64 {
     tch::no_grad(|| {
         let n = s.len();
         let mut correct = 0i64;
-        for start in (0..n).step_by(10_000) {
-            let idx = Tensor::arange_start(start, (start + 10_000).min(n), (Kind::Int64, Device::Cpu));
+        for start in (0..n).step_by(EVAL_CHUNK as usize) {
+            let idx = Tensor::arange_start(start, (start + EVAL_CHUNK).min(n), (Kind::Int64, Device::Cpu));
             let (x, y) = s.batch(&idx, mean, std);
             correct += net.forward(&x).argmax(-1, false).eq_tensor(&y).sum(Kind::Int64).int64_value(&[]);
         }

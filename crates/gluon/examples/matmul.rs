@@ -28,5 +28,19 @@ fn main() {
     let flops = 2.0 * (b * k * h) as f64;
     rate("forward  x . W^T   (128x784).(784x256)", flops, || drop(nd::dot(&x, &w, false, true).unwrap()));
     rate("backward g^T . x   (256x128).(128x784)", flops, || drop(nd::dot(&g, &x, true, false).unwrap()));
+    // The same product after 100 us of single-threaded work, as in a training step: the pool's
+    // threads have gone to sleep and must be woken.
+    let busy = || {
+        let t = Instant::now();
+        while t.elapsed().as_micros() < 100 {
+            std::hint::spin_loop();
+        }
+    };
+    rate("forward after 100 us of other work", flops, || {
+        busy();
+        let t = Instant::now();
+        drop(nd::dot(&x, &w, false, true).unwrap());
+        let _ = t;
+    });
     println!("threads: {}", gluon::num_threads());
 }
