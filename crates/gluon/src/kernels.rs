@@ -9,6 +9,8 @@ use crate::error::{bail, Result};
 use candle_core::{CpuStorage, Layout, Storage, Tensor};
 use rayon::prelude::*;
 
+mod pair;
+
 /// Borrow a tensor's f32 values (row-major; the tensor is made contiguous first when it is not).
 pub(crate) fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
     let t = if t.is_contiguous() { t.clone() } else { t.contiguous()? };
@@ -71,7 +73,7 @@ pub(crate) fn gemm_into(dst: &mut [f32], a: Mat, b: Mat, accumulate: bool) -> Re
     let ((a_rs, a_cs), (b_rs, b_cs)) = (a.strides(), b.strides());
     let threads = rayon::current_num_threads();
     let rows = if m * n * k < SPLIT_MIN_MACS || threads < 2 { m } else { m.div_ceil(threads).max(1) };
-    dst.par_chunks_mut(rows * n).enumerate().for_each(|(c, d)| {
+    let block = |c: usize, d: &mut [f32]| {
         let r0 = c * rows;
         // SAFETY: the pointers and strides describe the d.len()/n x k rows of op(a) starting at
         // r0, the k x n op(b) and the block `d`, all inside their slices.
@@ -98,7 +100,18 @@ pub(crate) fn gemm_into(dst: &mut [f32], a: Mat, b: Mat, accumulate: bool) -> Re
                 gemm::Parallelism::None,
             )
         }
-    });
+    };
+    if rows == m {
+        block(0, dst);
+    } else if threads == 2 {
+        // Two cores: this thread takes the first half while the (usually still spinning) helper
+        // takes the second, instead of waking two pool threads and waiting.
+        let (d0, d1) = dst.split_at_mut(rows * n);
+        let d1 = std::sync::Mutex::new(d1);
+        pair::join(|| block(0, d0), || block(1, &mut d1.lock().unwrap()));
+    } else {
+        dst.par_chunks_mut(rows * n).enumerate().for_each(|(c, d)| block(c, d));
+    }
     Ok(())
 }
 
