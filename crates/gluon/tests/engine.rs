@@ -201,6 +201,18 @@ fn transforms_and_transform_first() {
     assert_eq!(xb.shape(), vec![2, 1, 2, 2]);
     assert_eq!(yb.to_vec().unwrap(), vec![3.0, 7.0]);
     assert_eq!(&xb.to_vec().unwrap()[..4], &x1.to_vec().unwrap()[..]);
+
+    // Compose folds ToTensor + Normalize into one pass: same values as applying them in turn,
+    // per channel and on a batch.
+    let img =
+        NDArray::from_u8((0..2 * 4 * 5 * 3).map(|i| (i * 37 % 256) as u8).collect(), (2, 4, 5, 3)).unwrap();
+    let norm = || Normalize::per_channel(vec![0.1, 0.5, 0.9], vec![0.2, 0.3, 0.4]).unwrap();
+    let fused = Compose::new(vec![Box::new(ToTensor), Box::new(norm())]).apply(&img).unwrap();
+    let stepwise = norm().apply(&ToTensor.apply(&img).unwrap()).unwrap();
+    assert_eq!(fused.shape(), vec![2, 3, 4, 5]);
+    for (a, b) in fused.to_vec().unwrap().iter().zip(stepwise.to_vec().unwrap()) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
 }
 
 #[test]

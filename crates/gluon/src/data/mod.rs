@@ -63,6 +63,18 @@ pub trait Transform: Send + Sync {
     fn batchable(&self) -> bool {
         false
     }
+
+    /// For a per-channel affine map `x * scale[c] + shift[c]` (Normalize): the pairs for `channels`
+    /// channels. Compose folds a chain of them into ToTensor's single pass.
+    fn channel_affine(&self, channels: usize) -> Option<Vec<(f32, f32)>> {
+        let _ = channels;
+        None
+    }
+
+    /// Whether this is ToTensor (u8 HWC -> f32 CHW / 255), the pass a chain of affine maps folds into.
+    fn is_to_tensor(&self) -> bool {
+        false
+    }
 }
 
 /// `gluon.data.ArrayDataset(data, label)`: sample i is `(data[i], label[i])`.

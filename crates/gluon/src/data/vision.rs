@@ -44,6 +44,46 @@ pub mod transforms {
         fn batchable(&self) -> bool {
             true
         }
+
+        fn is_to_tensor(&self) -> bool {
+            true
+        }
+    }
+
+    /// ToTensor then per-channel `x * scale + shift`, in one pass from u8 (H, W, C) or (N, H, W, C)
+    /// to f32 (C, H, W) or (N, C, H, W).
+    fn to_tensor_affine(x: &NDArray, affine: &[(f32, f32)]) -> Result<NDArray> {
+        let t = x.tensor();
+        let dims = t.dims().to_vec();
+        let (n, h, w, c) = match dims[..] {
+            [h, w, c] => (1, h, w, c),
+            [n, h, w, c] => (n, h, w, c),
+            _ => bail!(
+                "ToTensor needs an (H, W, C) image or an (N, H, W, C) batch, got {} dimension(s)",
+                dims.len()
+            ),
+        };
+        if affine.len() != c {
+            bail!("Normalize: {} channel statistics for an input with {c} channels", affine.len());
+        }
+        let t = t.to_dtype(DType::U8)?.contiguous()?;
+        let px = t.flatten_all()?.to_vec1::<u8>()?;
+        let mut out = vec![0f32; px.len()];
+        let plane = h * w;
+        for img in 0..n {
+            let (src, dst) = (
+                &px[img * plane * c..(img + 1) * plane * c],
+                &mut out[img * plane * c..(img + 1) * plane * c],
+            );
+            for (ch, &(scale, shift)) in affine.iter().enumerate() {
+                let d = &mut dst[ch * plane..(ch + 1) * plane];
+                d.iter_mut()
+                    .zip(src.iter().skip(ch).step_by(c))
+                    .for_each(|(o, &p)| *o = p as f32 * scale + shift);
+            }
+        }
+        let shape = if dims.len() == 3 { vec![c, h, w] } else { vec![n, c, h, w] };
+        NDArray::from_vec(out, shape)
     }
 
     /// `transforms.Normalize(mean, std)`: `(x - mean) / std` per channel of a (C, H, W) tensor
@@ -69,7 +109,21 @@ pub mod transforms {
         }
     }
 
+    impl Normalize {
+        fn stats(&self, channels: usize) -> Option<Vec<(f32, f32)>> {
+            match self.mean.len() {
+                1 => Some(vec![(self.mean[0], self.std[0]); channels]),
+                n if n == channels => Some(self.mean.iter().copied().zip(self.std.iter().copied()).collect()),
+                _ => None,
+            }
+        }
+    }
+
     impl Transform for Normalize {
+        fn channel_affine(&self, channels: usize) -> Option<Vec<(f32, f32)>> {
+            Some(self.stats(channels)?.into_iter().map(|(m, s)| (1.0 / s, -m / s)).collect())
+        }
+
         fn apply(&self, x: &NDArray) -> Result<NDArray> {
             let t = x.tensor();
             if self.mean.len() == 1 {
@@ -105,6 +159,20 @@ pub mod transforms {
 
     impl Transform for Compose {
         fn apply(&self, x: &NDArray) -> Result<NDArray> {
+            // ToTensor followed by per-channel affine maps (Normalize): one pass over the pixels
+            // instead of one per transform.
+            if let Some((first, rest)) = self.0.split_first() {
+                let channels = x.shape().last().copied().unwrap_or(0);
+                if first.is_to_tensor() && x.dtype() == DType::U8 && !rest.is_empty() {
+                    let folded = rest.iter().try_fold(vec![(1.0f32 / 255.0, 0.0f32); channels], |acc, t| {
+                        let ab = t.channel_affine(channels)?;
+                        Some(acc.iter().zip(ab).map(|(&(s, b), (s2, b2))| (s * s2, b * s2 + b2)).collect())
+                    });
+                    if let Some(affine) = folded {
+                        return to_tensor_affine(x, &affine);
+                    }
+                }
+            }
             self.0.iter().try_fold(x.clone(), |x, t| t.apply(&x))
         }
 
