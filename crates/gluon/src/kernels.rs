@@ -22,6 +22,17 @@ pub(crate) fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> 
     }
 }
 
+/// Borrow a tensor's u8 values (row-major), like [`with_f32`].
+pub(crate) fn with_u8<R>(t: &Tensor, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+    let t = if t.is_contiguous() { t.clone() } else { t.contiguous()? };
+    let (storage, layout) = t.storage_and_layout();
+    let Some((start, end)) = layout.contiguous_offsets() else { bail!("internal: tensor is not contiguous") };
+    match &*storage {
+        Storage::Cpu(CpuStorage::U8(v)) => Ok(f(&v[start..end])),
+        _ => bail!("this operation needs a u8 array, got {:?}", t.dtype()),
+    }
+}
+
 /// A new f32 tensor of `shape` from `values`, without copying.
 pub(crate) fn tensor(values: Vec<f32>, shape: &[usize]) -> Result<Tensor> {
     Ok(Tensor::from_vec(values, shape, &candle_core::Device::Cpu)?)

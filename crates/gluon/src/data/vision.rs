@@ -66,22 +66,21 @@ pub mod transforms {
         if affine.len() != c {
             bail!("Normalize: {} channel statistics for an input with {c} channels", affine.len());
         }
-        let t = t.to_dtype(DType::U8)?.contiguous()?;
-        let px = t.flatten_all()?.to_vec1::<u8>()?;
-        let mut out = vec![0f32; px.len()];
         let plane = h * w;
-        for img in 0..n {
-            let (src, dst) = (
-                &px[img * plane * c..(img + 1) * plane * c],
-                &mut out[img * plane * c..(img + 1) * plane * c],
-            );
-            for (ch, &(scale, shift)) in affine.iter().enumerate() {
-                let d = &mut dst[ch * plane..(ch + 1) * plane];
-                d.iter_mut()
-                    .zip(src.iter().skip(ch).step_by(c))
-                    .for_each(|(o, &p)| *o = p as f32 * scale + shift);
+        let mut out = vec![0f32; n * plane * c];
+        crate::kernels::with_u8(&t, |px| {
+            for (src, dst) in px.chunks(plane * c).zip(out.chunks_mut(plane * c)) {
+                if let [(scale, shift)] = affine[..] {
+                    // One channel: HWC and CHW are the same order.
+                    dst.iter_mut().zip(src).for_each(|(o, &p)| *o = p as f32 * scale + shift);
+                    continue;
+                }
+                for (ch, &(scale, shift)) in affine.iter().enumerate() {
+                    let d = &mut dst[ch * plane..(ch + 1) * plane];
+                    d.iter_mut().zip(src.iter().skip(ch).step_by(c)).for_each(|(o, &p)| *o = p as f32 * scale + shift);
+                }
             }
-        }
+        })?;
         let shape = if dims.len() == 3 { vec![c, h, w] } else { vec![n, c, h, w] };
         NDArray::from_vec(out, shape)
     }

@@ -3,7 +3,7 @@
 //! A training step runs three large products with ~100 us of single-threaded work between them;
 //! rayon's workers fall asleep in that gap and waking them costs ~35 us per product (measured with
 //! `cargo run --release -p gluon --example matmul`). The caller here does its half at once while
-//! the helper, spinning for up to 2 ms after its last job, takes the other half.
+//! the helper, spinning for up to 300 us after its last job, takes the other half.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -24,7 +24,7 @@ struct Helper {
     wake: Condvar,
 }
 
-const SPIN: Duration = Duration::from_millis(2);
+const SPIN: Duration = Duration::from_micros(300);
 
 static HELPER: LazyLock<&'static Helper> = LazyLock::new(|| {
     let h: &'static Helper = Box::leak(Box::new(Helper {
