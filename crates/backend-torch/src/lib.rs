@@ -270,7 +270,8 @@ impl Backend for BareTorch {
 }
 
 /// libtorch's f32 matmul rate in GFLOP/s at the recipe's largest product, (batch x 784) . (784 x hidden):
-/// the median of `reps` timed products after a warm-up, with `threads` threads.
+/// the median of `reps` timed products after a warm-up, with `threads` threads; the best of three
+/// such medians, since a shared machine only ever makes it look slower.
 pub fn matmul_gflops(batch: i64, hidden: i64, threads: usize, reps: usize) -> f64 {
     tch::set_num_threads(threads as i32);
     let a = Tensor::randn([batch, 784], (Kind::Float, Device::Cpu));
@@ -278,15 +279,19 @@ pub fn matmul_gflops(batch: i64, hidden: i64, threads: usize, reps: usize) -> f6
     for _ in 0..20 {
         let _ = a.matmul(&b);
     }
-    let mut times: Vec<f64> = (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            let c = a.matmul(&b);
-            let dt = t.elapsed().as_secs_f64();
-            drop(c);
-            dt
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    2.0 * (batch * 784 * hidden) as f64 / times[times.len() / 2] / 1e9
+    let median_s = || {
+        let mut times: Vec<f64> = (0..reps)
+            .map(|_| {
+                let t = Instant::now();
+                let c = a.matmul(&b);
+                let dt = t.elapsed().as_secs_f64();
+                drop(c);
+                dt
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    let best = (0..3).map(|_| median_s()).fold(f64::INFINITY, f64::min);
+    2.0 * (batch * 784 * hidden) as f64 / best / 1e9
 }

@@ -23,7 +23,7 @@ pub struct BenchInfo {
     pub repeats: usize,
     pub warmup_epochs: usize,
     /// libtorch's matmul rate at (batch x 784).(784 x hidden) for the recipe's sizes, in a worker
-    /// process with the bench's threads: median of 200 products.
+    /// process with the bench's threads: the best of three medians of 200 products.
     pub matmul_gflops: f64,
     pub matmul_shape: String,
 }
@@ -266,7 +266,7 @@ pub fn floor_text(res: &Results) -> String {
     let v = Variant { batch_size: res.recipe.batch_size, hidden: res.recipe.hidden };
     let samples = res.runs.iter().find_map(|r| r.epochs.first().map(|e| e.samples)).unwrap_or(0);
     format!(
-        "floor: {:.1} GFLOP per epoch (batch {}, hidden {}) / {:.0} GFLOP/s (libtorch matmul {}, {} threads, median of 200 in a worker process) = {:.3} s per epoch",
+        "floor: {:.1} GFLOP per epoch (batch {}, hidden {}) / {:.0} GFLOP/s (libtorch matmul {}, {} threads, best of 3 medians of 200, in a worker process) = {:.3} s per epoch",
         flops_per_epoch(v.hidden, samples) / 1e9,
         v.batch_size,
         v.hidden,

@@ -77,7 +77,9 @@ pub mod transforms {
                 }
                 for (ch, &(scale, shift)) in affine.iter().enumerate() {
                     let d = &mut dst[ch * plane..(ch + 1) * plane];
-                    d.iter_mut().zip(src.iter().skip(ch).step_by(c)).for_each(|(o, &p)| *o = p as f32 * scale + shift);
+                    d.iter_mut()
+                        .zip(src.iter().skip(ch).step_by(c))
+                        .for_each(|(o, &p)| *o = p as f32 * scale + shift);
                 }
             }
         })?;
