@@ -22,8 +22,8 @@ pub fn bench(
         bail!("--repeats 0: use at least 1");
     }
     let mut recipe = opts.recipe()?;
-    if opts.epochs.is_none() {
-        recipe.epochs = 1; // per repeat: the warm-up, then one timed epoch
+    if opts.epochs.is_none() && opts.config.is_none() {
+        recipe.epochs = 1; // the article's recipe per repeat: the warm-up, then one timed epoch
     }
     let threads = recipe.threads.resolve();
     for n in names {

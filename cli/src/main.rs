@@ -50,6 +50,7 @@ enum Cmd {
         hybridize: bool,
     },
     /// Benchmark: each backend in its own process, a warm-up epoch, interleaved repeats, medians.
+    /// Timed epochs per repeat: --epochs, else the --config recipe's, else 1.
     Bench {
         #[command(flatten)]
         opts: RunOpts,
