@@ -46,6 +46,7 @@ fn color(backend: &str, i: usize) -> RGBColor {
 }
 
 struct Panel<'a> {
+    legend: SeriesLabelPosition,
     title: &'a str,
     y_desc: &'a str,
     get: fn(&crate::EpochResult) -> f64,
@@ -68,18 +69,21 @@ pub fn write_svg(res: &Results, path: &Path) -> Result<()> {
     let names = backends(res);
     let panels = [
         Panel {
+            legend: SeriesLabelPosition::UpperRight,
             title: "avg loss per epoch",
             y_desc: "avg loss",
             get: |e| e.avg_loss,
             published: Some((&article::TORCH_LOSS, &article::MXNET_LOSS)),
         },
         Panel {
+            legend: SeriesLabelPosition::LowerRight,
             title: "test accuracy per epoch",
             y_desc: "test accuracy (%)",
             get: |e| 100.0 * e.test_acc,
             published: None,
         },
         Panel {
+            legend: SeriesLabelPosition::MiddleRight,
             title: "epoch time (training, data loading included)",
             y_desc: "seconds",
             get: |e| e.time_s,
@@ -119,6 +123,7 @@ pub fn write_svg(res: &Results, path: &Path) -> Result<()> {
             .map_err(|e| anyhow!("{e}"))?;
         chart
             .configure_mesh()
+            .light_line_style(WHITE)
             .x_desc("epoch")
             .y_desc(p.y_desc)
             .x_labels((xmax as usize + 1).min(12))
@@ -145,7 +150,7 @@ pub fn write_svg(res: &Results, path: &Path) -> Result<()> {
             .configure_series_labels()
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperRight)
+            .position(p.legend.clone())
             .draw()
             .map_err(|e| anyhow!("{e}"))?;
     }
