@@ -15,7 +15,7 @@ use gluon::data::{ArrayDataset, DataLoader, Dataset, TransformFirst};
 use gluon::nn::{self, Block};
 use gluon::{autograd, loss, nd, Trainer};
 use mlcmp_core::backend::{
-    check_batch, mean, Backend, EpochResult, Event, Job, Phase, PhaseClock, RunResult, Status,
+    check_batch, Backend, EpochResult, Event, Job, Phase, PhaseClock, RunResult, Status,
 };
 use mlcmp_core::parity::param_shapes;
 use mlcmp_data::Split;
@@ -145,21 +145,9 @@ impl Backend for GluonBackend {
             if run.status != Status::Ok {
                 break;
             }
-            let eval = Instant::now();
-            let (train_acc, test_acc) = (accuracy(&net, train_data.dataset())?, accuracy(&net, &test)?);
-            let e = EpochResult {
-                epoch,
-                avg_loss: mean(&losses),
-                train_acc,
-                test_acc,
-                time_s,
-                eval_s: eval.elapsed().as_secs_f64(),
-                batches,
-                samples: data.train.len(),
-                phases: clock.phases,
-                warmup: false,
-                batch_losses: losses,
-            };
+            let e = EpochResult::evaluated(epoch, time_s, losses, data.train.len(), clock.phases, || {
+                Ok::<_, gluon::Error>((accuracy(&net, train_data.dataset())?, accuracy(&net, &test)?))
+            })?;
             on(Event::EpochEnd(&e));
             run.epochs.push(e);
         }

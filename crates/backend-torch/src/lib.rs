@@ -12,7 +12,7 @@
 
 use anyhow::Result;
 use mlcmp_core::backend::{
-    check_batch, mean, Backend, EpochResult, Event, Job, Phase, PhaseClock, RunResult, Status,
+    check_batch, Backend, EpochResult, Event, Job, Phase, PhaseClock, RunResult, Status,
 };
 use mlcmp_core::parity::param_shapes;
 use mlcmp_data::Split;
@@ -171,22 +171,12 @@ impl Backend for TorchBackend {
             if run.status != Status::Ok {
                 break;
             }
-            let eval = Instant::now();
-            let (train_acc, test_acc) =
-                (accuracy(&net, &train, r.mean, r.std), accuracy(&net, &test, r.mean, r.std));
-            let e = EpochResult {
-                epoch,
-                avg_loss: mean(&losses),
-                train_acc,
-                test_acc,
-                time_s,
-                eval_s: eval.elapsed().as_secs_f64(),
-                batches,
-                samples: n as usize,
-                phases: clock.phases,
-                warmup: false,
-                batch_losses: losses,
-            };
+            let e = EpochResult::evaluated(epoch, time_s, losses, n as usize, clock.phases, || {
+                Ok::<_, anyhow::Error>((
+                    accuracy(&net, &train, r.mean, r.std),
+                    accuracy(&net, &test, r.mean, r.std),
+                ))
+            })?;
             on(Event::EpochEnd(&e));
             run.epochs.push(e);
         }
@@ -246,22 +236,12 @@ impl Backend for BareTorch {
             if run.status != Status::Ok {
                 break;
             }
-            let eval = Instant::now();
-            let (train_acc, test_acc) =
-                (accuracy(&net, &train, r.mean, r.std), accuracy(&net, &test, r.mean, r.std));
-            let e = EpochResult {
-                epoch,
-                avg_loss: mean(&losses),
-                train_acc,
-                test_acc,
-                time_s,
-                eval_s: eval.elapsed().as_secs_f64(),
-                batches,
-                samples: n as usize,
-                phases: Default::default(),
-                warmup: false,
-                batch_losses: losses,
-            };
+            let e = EpochResult::evaluated(epoch, time_s, losses, n as usize, Default::default(), || {
+                Ok::<_, anyhow::Error>((
+                    accuracy(&net, &train, r.mean, r.std),
+                    accuracy(&net, &test, r.mean, r.std),
+                ))
+            })?;
             on(Event::EpochEnd(&e));
             run.epochs.push(e);
         }

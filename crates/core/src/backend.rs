@@ -59,6 +59,35 @@ pub struct EpochResult {
     pub batch_losses: Vec<f32>,
 }
 
+impl EpochResult {
+    /// A finished training epoch: its batch losses, wall clock and phases, then `evaluate` (train and
+    /// test accuracy), timed separately.
+    pub fn evaluated<E>(
+        epoch: usize,
+        time_s: f64,
+        batch_losses: Vec<f32>,
+        samples: usize,
+        phases: Phases,
+        evaluate: impl FnOnce() -> Result<(f64, f64), E>,
+    ) -> Result<EpochResult, E> {
+        let start = Instant::now();
+        let (train_acc, test_acc) = evaluate()?;
+        Ok(EpochResult {
+            epoch,
+            avg_loss: mean(&batch_losses),
+            train_acc,
+            test_acc,
+            time_s,
+            eval_s: start.elapsed().as_secs_f64(),
+            batches: batch_losses.len(),
+            samples,
+            phases,
+            warmup: false,
+            batch_losses,
+        })
+    }
+}
+
 /// Seconds of an epoch spent in each phase of the training loop.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Phases {
