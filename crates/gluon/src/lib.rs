@@ -81,10 +81,14 @@ pub use init::Init;
 pub use nd::NDArray;
 pub use trainer::Trainer;
 
-/// Threads for matrix products. candle's CPU backend reads `RAYON_NUM_THREADS` when its pools start,
-/// so call this before the first operation.
+/// Threads for matrix products. Call it before the first operation: the pools read it when they
+/// start. This crate splits the large products and updates itself; candle's own spinning worker
+/// pool (`CANDLE_NUM_THREADS`) is kept at one thread so it does not compete with them for the cores.
 pub fn set_num_threads(n: usize) {
     std::env::set_var("RAYON_NUM_THREADS", n.max(1).to_string());
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
 }
 
 /// Threads the matrix products use.

@@ -94,7 +94,7 @@ pub(crate) fn join(a: impl FnOnce(), b: impl Fn() + Sync) {
     a();
     let start = Instant::now();
     while h.done.load(SeqCst) != gen {
-        if start.elapsed() < SPIN {
+        if start.elapsed() < Duration::from_micros(20) {
             std::hint::spin_loop();
         } else {
             std::thread::yield_now();
