@@ -6,6 +6,7 @@
 //! and three buffers where one would do.
 
 use crate::error::{bail, Result};
+use crate::nn::Act;
 use candle_core::{CpuStorage, Layout, Storage, Tensor};
 use rayon::prelude::*;
 
@@ -50,6 +51,11 @@ pub(crate) struct Mat<'a> {
     pub v: &'a [f32],
     pub cols: usize,
     pub t: bool,
+}
+
+/// `Mat { v, cols, t }`.
+pub(crate) fn mat(v: &[f32], cols: usize, t: bool) -> Mat<'_> {
+    Mat { v, cols, t }
 }
 
 impl Mat<'_> {
@@ -237,4 +243,25 @@ pub(crate) fn sum_keepdim(t: &Tensor, axes: &[usize]) -> Result<Tensor> {
         cur = out;
     }
     tensor(cur, &dims)
+}
+
+/// Apply an activation in place.
+pub(crate) fn activate(a: Act, v: &mut [f32]) {
+    match a {
+        Act::Relu => v.iter_mut().for_each(|x| *x = x.max(0.0)),
+        Act::Sigmoid => v.iter_mut().for_each(|x| *x = 1.0 / (1.0 + (-*x).exp())),
+        Act::Tanh => v.iter_mut().for_each(|x| *x = x.tanh()),
+        Act::SoftRelu => v.iter_mut().for_each(|x| *x = x.exp().ln_1p()),
+    }
+}
+
+/// `dz *= act'(z)`, written with the activation's output `y` (what the forward kept).
+pub(crate) fn activate_backward(a: Act, dz: &mut [f32], y: &[f32]) {
+    let it = dz.iter_mut().zip(y);
+    match a {
+        Act::Relu => it.for_each(|(d, &y)| *d = if y > 0.0 { *d } else { 0.0 }),
+        Act::Sigmoid => it.for_each(|(d, &y)| *d *= y * (1.0 - y)),
+        Act::Tanh => it.for_each(|(d, &y)| *d *= 1.0 - y * y),
+        Act::SoftRelu => it.for_each(|(d, &y)| *d *= 1.0 - (-y).exp()),
+    }
 }

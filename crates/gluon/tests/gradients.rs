@@ -142,3 +142,18 @@ fn a_graph_that_reuses_a_value() {
     let xs = arrays(&[&[6]], -1.0, 1.0);
     check("reuse", &xs, |x| (&x[0] * &x[0])? + &x[0]);
 }
+
+#[test]
+fn fully_connected_with_each_activation() {
+    use gluon::nn::Act;
+    for act in [None, Some(Act::Relu), Some(Act::Sigmoid), Some(Act::Tanh), Some(Act::SoftRelu)] {
+        let xs = arrays(&[&[4, 5], &[3, 5], &[3]], -1.5, 1.5);
+        check(&format!("fully_connected {act:?}"), &xs, |x| {
+            nd::fully_connected(&x[0], &x[1], Some(&x[2]), act)
+        });
+        let ys = arrays(&[&[4, 5], &[3, 5]], -1.5, 1.5);
+        check(&format!("fully_connected no bias {act:?}"), &ys, |x| {
+            nd::fully_connected(&x[0], &x[1], None, act)
+        });
+    }
+}

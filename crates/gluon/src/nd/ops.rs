@@ -56,6 +56,11 @@ pub enum Op {
         prob: Tensor,
         label: Vec<u32>,
     },
+    /// `act(x W^T + b)`: inputs x, weight and (when `bias`) the bias; the output is the activation's.
+    FullyConnected {
+        act: Option<crate::nn::Act>,
+        bias: bool,
+    },
     /// A hybridized block: inputs are the data, then each layer's weight and bias.
     Hybrid {
         plan: std::sync::Arc<crate::nn::hybrid::Plan>,
@@ -289,6 +294,39 @@ impl Op {
             Op::LogSoftmax => {
                 one(Ok(g.broadcast_sub(&out.exp()?.broadcast_mul(&g.sum_keepdim(D::Minus1)?)?)?))
             }
+            Op::FullyConnected { act, bias } => {
+                let (xv, w) = (xt(0), xt(1));
+                let (n, k) = xv.dims2()?;
+                let units = w.dims()[0];
+                // The activation's derivative once, from its output, then all three gradients.
+                let mut dz = kernels::with_f32(g, |v| v.to_vec())?;
+                if let Some(a) = act {
+                    kernels::with_f32(out, |y| kernels::activate_backward(*a, &mut dz, y))?;
+                }
+                let mat = kernels::mat;
+                let mut grads = vec![None, None, None];
+                if need(0) {
+                    let mut dx = vec![0f32; n * k];
+                    kernels::with_f32(&w, |wv| {
+                        kernels::gemm_into(&mut dx, mat(&dz, units, false), mat(wv, k, false), false)
+                    })??;
+                    grads[0] = Some(kernels::tensor(dx, &[n, k])?);
+                }
+                if need(1) {
+                    let mut dw = vec![0f32; units * k];
+                    kernels::with_f32(&xv, |xs| {
+                        kernels::gemm_into(&mut dw, mat(&dz, units, true), mat(xs, k, false), false)
+                    })??;
+                    grads[1] = Some(kernels::tensor(dw, &[units, k])?);
+                }
+                if *bias && need(2) {
+                    let mut db = vec![0f32; units];
+                    dz.chunks(units).for_each(|row| db.iter_mut().zip(row).for_each(|(d, &v)| *d += v));
+                    grads[2] = Some(kernels::tensor(db, &[units])?);
+                }
+                grads.truncate(if *bias { 3 } else { 2 });
+                Ok(grads)
+            }
             Op::Hybrid { plan, generation } => plan.backward(*generation, &x[0].shape(), g, needs),
             Op::SoftmaxCrossEntropy { prob, label } => {
                 // d/dx of -log softmax(x)[y] is softmax(x) - onehot(y), scaled by each row's gradient.
@@ -513,6 +551,43 @@ pub fn dot(a: &NDArray, b: &NDArray, transpose_a: bool, transpose_b: bool) -> Re
         at2.matmul(&bt2)?
     };
     Ok(record(Op::Dot { ta: transpose_a, tb: transpose_b }, &[a, b], out))
+}
+
+/// `nd.FullyConnected(x, weight, bias)` with an optional activation fused in: `act(x W^T + b)` for
+/// x (batch, in), weight (units, in) and bias (units). The product accumulates on top of the bias
+/// rows and the activation runs in place: one pass where the unfused ops take three.
+pub fn fully_connected(
+    x: &NDArray,
+    weight: &NDArray,
+    bias: Option<&NDArray>,
+    act: Option<crate::nn::Act>,
+) -> Result<NDArray> {
+    let (xv, w) = (x.tensor(), weight.tensor());
+    let ((n, k), (units, k2)) = (xv.dims2()?, w.dims2()?);
+    if k != k2 {
+        bail!("FullyConnected: input has {k} features but the weight is {units}x{k2}");
+    }
+    let mut out = Vec::with_capacity(n * units);
+    match bias {
+        Some(b) if b.shape() != [units] => {
+            bail!("FullyConnected: bias shape {:?} for {units} units", b.shape())
+        }
+        Some(b) => kernels::with_f32(&b.tensor(), |bv| (0..n).for_each(|_| out.extend_from_slice(bv)))?,
+        None => out.resize(n * units, 0.0),
+    }
+    let mat = kernels::mat;
+    kernels::with_f32(&xv, |xs| {
+        kernels::with_f32(&w, |wv| kernels::gemm_into(&mut out, mat(xs, k, false), mat(wv, k, true), true))
+    })???;
+    if let Some(a) = act {
+        kernels::activate(a, &mut out);
+    }
+    let out = kernels::tensor(out, &[n, units])?;
+    let op = Op::FullyConnected { act, bias: bias.is_some() };
+    Ok(match bias {
+        Some(b) => record(op, &[x, weight, b], out),
+        None => record(op, &[x, weight], out),
+    })
 }
 
 /// Per-row softmax cross-entropy of `pred` (rows x classes) against class indices `label`: the fused

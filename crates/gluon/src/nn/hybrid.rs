@@ -8,7 +8,7 @@
 
 use super::{Act, Parameter};
 use crate::error::{bail, Result};
-use crate::kernels::{self, Mat};
+use crate::kernels::{self, activate, activate_backward, mat};
 use crate::nd::{record_hybrid, NDArray};
 use candle_core::Tensor;
 use std::sync::Mutex;
@@ -185,9 +185,9 @@ impl Plan {
                 // dinput = dz . W
                 st.dprev.clear();
                 st.dprev.resize(n * in_features, 0.0);
-                let dz = Mat { v: &st.dz, cols: l.units, t: false };
+                let dz = mat(&st.dz, l.units, false);
                 kernels::with_f32(&w, |wv| {
-                    kernels::gemm_into(&mut st.dprev, dz, Mat { v: wv, cols: in_features, t: false }, false)
+                    kernels::gemm_into(&mut st.dprev, dz, mat(wv, in_features, false), false)
                 })??;
                 std::mem::swap(&mut st.dz, &mut st.dprev);
             }
@@ -196,29 +196,5 @@ impl Plan {
             grads[0] = Some(kernels::tensor(st.dz.clone(), &[n, x.dims()[1]])?.reshape(x_shape)?);
         }
         Ok(grads)
-    }
-}
-
-fn mat(v: &[f32], cols: usize, t: bool) -> Mat<'_> {
-    Mat { v, cols, t }
-}
-
-fn activate(a: Act, v: &mut [f32]) {
-    match a {
-        Act::Relu => v.iter_mut().for_each(|x| *x = x.max(0.0)),
-        Act::Sigmoid => v.iter_mut().for_each(|x| *x = 1.0 / (1.0 + (-*x).exp())),
-        Act::Tanh => v.iter_mut().for_each(|x| *x = x.tanh()),
-        Act::SoftRelu => v.iter_mut().for_each(|x| *x = x.exp().ln_1p()),
-    }
-}
-
-/// `dz *= act'(z)`, written with the activation's output `y` (what the forward kept).
-fn activate_backward(a: Act, dz: &mut [f32], y: &[f32]) {
-    let it = dz.iter_mut().zip(y);
-    match a {
-        Act::Relu => it.for_each(|(d, &y)| *d = if y > 0.0 { *d } else { 0.0 }),
-        Act::Sigmoid => it.for_each(|(d, &y)| *d *= y * (1.0 - y)),
-        Act::Tanh => it.for_each(|(d, &y)| *d *= 1.0 - y * y),
-        Act::SoftRelu => it.for_each(|(d, &y)| *d *= 1.0 - (-y).exp()),
     }
 }

@@ -312,15 +312,14 @@ impl Block for Dense {
         let act = self.act.clone()?;
         let x = if x.ndim() == 2 { x.clone() } else { x.flatten()? };
         self.weight.infer_shape(&[self.units, x.shape()[1]])?;
-        let mut y = nd::dot(&x, &self.weight.data()?, false, true)?;
-        if let Some(b) = &self.bias {
-            b.infer_shape(&[self.units])?;
-            y = y.add(&b.data()?)?;
-        }
-        match act {
-            Some(a) => a.apply(&y),
-            None => Ok(y),
-        }
+        let bias = match &self.bias {
+            Some(b) => {
+                b.infer_shape(&[self.units])?;
+                Some(b.data()?)
+            }
+            None => None,
+        };
+        nd::fully_connected(&x, &self.weight.data()?, bias.as_ref(), act)
     }
 
     fn scope(&self) -> &Arc<BlockScope> {
