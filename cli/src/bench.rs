@@ -65,12 +65,13 @@ pub fn bench(
                 if points.len() > 1 {
                     run.variant = Some(*v);
                 }
+                let med = median(&bench::timed(&run));
+                let med = if med.is_finite() { format!("{med:.3} s") } else { "-".into() };
                 eprintln!(
-                    "bench: {name:<10} batch {:>4} hidden {:>4} repeat {}/{repeats}: median epoch {:.3} s, {}",
+                    "bench: {name:<12} batch {:>4} hidden {:>4} repeat {}/{repeats}: median epoch {med}, {}",
                     v.batch_size,
                     v.hidden,
                     rep + 1,
-                    median(&bench::timed(&run)),
                     run.status
                 );
                 res.runs.push(run);

@@ -226,7 +226,7 @@ pub fn ratio_table(res: &Results, style: Style) -> Table {
             right(v.hidden.to_string()),
             Cell::new(format!("torch / {b}")),
             Cell::new(ratios.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(" ")),
-            right(format!("{}x", f(median(&ratios), 2))),
+            right(if ratios.is_empty() { "-".into() } else { format!("{}x", f(median(&ratios), 2)) }),
         ]);
     }
     t
