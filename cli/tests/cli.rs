@@ -189,3 +189,69 @@ fn ctrl_c_keeps_finished_epochs_and_exits_quickly() {
     assert_eq!(runs[0]["status"], "interrupted");
     assert!(!runs[0]["epochs"].as_array().unwrap().is_empty(), "finished epochs are kept");
 }
+
+#[test]
+fn bench_report_and_regress_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("b.json");
+    let md = dir.path().join("b.md");
+    let o = mlcmp(&[
+        "bench",
+        "--limit",
+        "2000",
+        "--repeats",
+        "2",
+        "--backends",
+        "torch,gluon,gluon-hybrid",
+        "--no-save",
+        "--json",
+        json.to_str().unwrap(),
+        "--markdown",
+        md.to_str().unwrap(),
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    for title in [
+        "Epoch time per backend",
+        "Speed ratios (paired repeats)",
+        "torch / gluon-hybrid",
+        "Where the time goes",
+        "floor: ",
+    ] {
+        assert!(out.contains(title), "{title} missing in {out}");
+    }
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 6, "3 backends x 2 repeats");
+    for r in runs {
+        assert_eq!(r["status"], "ok");
+        assert!(r["peak_rss_mb"].as_f64().unwrap() > 1.0);
+        let e = r["epochs"].as_array().unwrap();
+        assert_eq!((e.len(), e[0]["warmup"].as_bool(), e[1].get("warmup")), (2, Some(true), None), "{r}");
+    }
+    assert!(v["bench"]["matmul_gflops"].as_f64().unwrap() > 1.0);
+    assert!(std::fs::read_to_string(&md).unwrap().starts_with("### Epoch time per backend"));
+
+    // report renders the same file again; CSV has one row per epoch.
+    let o = mlcmp(&["report", json.to_str().unwrap(), "--format", "csv"]);
+    assert_eq!(text(&o).0.lines().count(), 1 + 6 * 2);
+
+    // regress: against itself ok; against a copy with gluon twice as slow, exit 1 naming the metric.
+    let o = mlcmp(&["regress", "--baseline", json.to_str().unwrap(), "--current", json.to_str().unwrap()]);
+    assert!(o.status.success() && text(&o).0.contains("no regression"), "{}", text(&o).1);
+    let mut slow = v.clone();
+    for r in slow["runs"].as_array_mut().unwrap().iter_mut().filter(|r| r["backend"] == "gluon") {
+        for e in r["epochs"].as_array_mut().unwrap() {
+            e["time_s"] = (e["time_s"].as_f64().unwrap() * 2.0).into();
+        }
+    }
+    let slow_path = dir.path().join("slow.json");
+    std::fs::write(&slow_path, slow.to_string()).unwrap();
+    let o =
+        mlcmp(&["regress", "--baseline", json.to_str().unwrap(), "--current", slow_path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("mlcmp: regression: speed ratio torch / gluon"), "{}", text(&o).1);
+    let o = mlcmp(&["regress", "--baseline", "/nonexistent/base.json", "--current", json.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("/nonexistent/base.json: cannot read results"));
+}
