@@ -80,29 +80,65 @@ impl Mat<'_> {
 }
 
 /// `dst (+)= op(a) . op(b)` into a row-major `dst` of m x n, adding to what is there when
-/// `accumulate`. The rows of `dst` are split across the rayon pool's threads, each running a
-/// single-threaded gemm on its share.
+/// `accumulate`.
 pub(crate) fn gemm_into(dst: &mut [f32], a: Mat, b: Mat, accumulate: bool) -> Result<()> {
-    let ((m, k), (k2, n)) = (a.shape(), b.shape());
-    if k != k2 || dst.len() != m * n {
-        bail!("matmul: ({m}x{k}).({k2}x{n}) into {} values", dst.len());
+    let (m, n) = check(a, b)?;
+    if dst.len() != m * n {
+        bail!("matmul: a {m}x{n} product into {} values", dst.len());
     }
+    // SAFETY: `dst` holds the m x n values the product writes.
+    unsafe { gemm_ptr(dst.as_mut_ptr(), a, b, accumulate) };
+    Ok(())
+}
+
+/// `op(a) . op(b)` as a new m x n vector (the product writes every value: no zero-filling first).
+pub(crate) fn gemm_new(a: Mat, b: Mat) -> Result<Vec<f32>> {
+    let (m, n) = check(a, b)?;
+    let mut v = Vec::with_capacity(m * n);
+    // SAFETY: with `accumulate` false the product writes all m x n values before they are read.
+    unsafe {
+        gemm_ptr(v.as_mut_ptr(), a, b, false);
+        v.set_len(m * n);
+    }
+    Ok(v)
+}
+
+fn check(a: Mat, b: Mat) -> Result<(usize, usize)> {
+    let ((m, k), (k2, n)) = (a.shape(), b.shape());
+    if k != k2 {
+        bail!("matmul: inner dimensions differ, ({m}x{k}).({k2}x{n})");
+    }
+    Ok((m, n))
+}
+
+struct SendPtr(*mut f32);
+// SAFETY: the blocks handed to different threads never overlap.
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+/// The product into `dst` (m x n, row-major), its rows split across threads. (Splitting the
+/// columns instead measured slower for dW = dz^T.x and no better for x.W^T.)
+///
+/// # Safety
+/// `dst` must point to m x n writable f32 values.
+unsafe fn gemm_ptr(dst: *mut f32, a: Mat, b: Mat, accumulate: bool) {
+    let ((m, k), (_, n)) = (a.shape(), b.shape());
     if m * n == 0 {
-        return Ok(());
+        return;
     }
     let ((a_rs, a_cs), (b_rs, b_cs)) = (a.strides(), b.strides());
-    let threads = rayon::current_num_threads();
-    let rows = if m * n * k < SPLIT_MIN_MACS || threads < 2 { m } else { m.div_ceil(threads).max(1) };
-    let block = |c: usize, d: &mut [f32]| {
-        let r0 = c * rows;
-        // SAFETY: the pointers and strides describe the d.len()/n x k rows of op(a) starting at
-        // r0, the k x n op(b) and the block `d`, all inside their slices.
+    let dst = SendPtr(dst);
+    // Rows r0..r1 of dst.
+    let block = |r0: usize, r1: usize| {
+        let d = &dst;
+        // SAFETY: the pointers and strides describe rows r0..r1 of op(a), op(b) and those rows of
+        // dst, all inside their buffers.
         unsafe {
             gemm::gemm(
-                d.len() / n,
+                r1 - r0,
                 n,
                 k,
-                d.as_mut_ptr(),
+                d.0.add(r0 * n),
                 1,
                 n as isize,
                 accumulate,
@@ -121,18 +157,18 @@ pub(crate) fn gemm_into(dst: &mut [f32], a: Mat, b: Mat, accumulate: bool) -> Re
             )
         }
     };
-    if rows == m {
-        block(0, dst);
+    let threads = rayon::current_num_threads();
+    if m * n * k < SPLIT_MIN_MACS || threads < 2 {
+        block(0, m);
     } else if threads == 2 {
-        // Two cores: this thread takes the first half while the (usually still spinning) helper
-        // takes the second, instead of waking two pool threads and waiting.
-        let (d0, d1) = dst.split_at_mut(rows * n);
-        let d1 = std::sync::Mutex::new(d1);
-        pair::join(|| block(0, d0), || block(1, &mut d1.lock().unwrap()));
+        // Two cores: this thread takes one half while the (usually still spinning) helper takes the
+        // other, instead of waking two pool threads and waiting.
+        let h = m / 2;
+        pair::join(|| block(0, h), || block(h, m));
     } else {
-        dst.par_chunks_mut(rows * n).enumerate().for_each(|(c, d)| block(c, d));
+        let rows = m.div_ceil(threads);
+        (0..m.div_ceil(rows)).into_par_iter().for_each(|c| block(c * rows, ((c + 1) * rows).min(m)));
     }
-    Ok(())
 }
 
 /// `op(a) . op(b)` for 2-d f32 tensors, `op` transposing when asked.
@@ -140,12 +176,7 @@ pub(crate) fn matmul(a: &Tensor, ta: bool, b: &Tensor, tb: bool) -> Result<Tenso
     let ((_, ac), (_, bc)) = (a.dims2()?, b.dims2()?);
     let m = if ta { ac } else { a.dims()[0] };
     let n = if tb { b.dims()[0] } else { bc };
-    let mut dst = vec![0f32; m * n];
-    with_f32(a, |av| {
-        with_f32(b, |bv| {
-            gemm_into(&mut dst, Mat { v: av, cols: ac, t: ta }, Mat { v: bv, cols: bc, t: tb }, false)
-        })
-    })???;
+    let dst = with_f32(a, |av| with_f32(b, |bv| gemm_new(mat(av, ac, ta), mat(bv, bc, tb))))???;
     tensor(dst, &[m, n])
 }
 

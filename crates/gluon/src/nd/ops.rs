@@ -306,16 +306,14 @@ impl Op {
                 let mat = kernels::mat;
                 let mut grads = vec![None, None, None];
                 if need(0) {
-                    let mut dx = vec![0f32; n * k];
-                    kernels::with_f32(&w, |wv| {
-                        kernels::gemm_into(&mut dx, mat(&dz, units, false), mat(wv, k, false), false)
+                    let dx = kernels::with_f32(&w, |wv| {
+                        kernels::gemm_new(mat(&dz, units, false), mat(wv, k, false))
                     })??;
                     grads[0] = Some(kernels::tensor(dx, &[n, k])?);
                 }
                 if need(1) {
-                    let mut dw = vec![0f32; units * k];
-                    kernels::with_f32(&xv, |xs| {
-                        kernels::gemm_into(&mut dw, mat(&dz, units, true), mat(xs, k, false), false)
+                    let dw = kernels::with_f32(&xv, |xs| {
+                        kernels::gemm_new(mat(&dz, units, true), mat(xs, k, false))
                     })??;
                     grads[1] = Some(kernels::tensor(dw, &[units, k])?);
                 }

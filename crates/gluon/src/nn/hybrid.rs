@@ -164,14 +164,11 @@ impl Plan {
             let w = l.weight.data()?.tensor();
             if needs[slot[i]] {
                 // dW = dz^T . input
-                let mut dw = vec![0f32; l.units * in_features];
                 let dzt = mat(&st.dz, l.units, true);
-                match i {
-                    0 => kernels::with_f32(&x, |iv| {
-                        kernels::gemm_into(&mut dw, dzt, mat(iv, in_features, false), false)
-                    })??,
-                    _ => kernels::gemm_into(&mut dw, dzt, mat(&st.outs[i - 1], in_features, false), false)?,
-                }
+                let dw = match i {
+                    0 => kernels::with_f32(&x, |iv| kernels::gemm_new(dzt, mat(iv, in_features, false)))??,
+                    _ => kernels::gemm_new(dzt, mat(&st.outs[i - 1], in_features, false))?,
+                };
                 grads[slot[i]] = Some(kernels::tensor(dw, &[l.units, in_features])?);
             }
             if l.bias.is_some() && needs[slot[i] + 1] {
