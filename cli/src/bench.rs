@@ -1,8 +1,9 @@
 //! `mlcmp bench` and its worker processes.
 
-use crate::{backends, data_dir, results_dir, RunOpts};
+use crate::worker_args::WorkerArgs;
+use crate::{backends, data_dir, RunOpts};
 use anyhow::{bail, Context, Result};
-use mlcmp_core::backend::{stop_requested, Status};
+use mlcmp_core::backend::stop_requested;
 use mlcmp_core::bench::{self, BenchInfo};
 use mlcmp_core::report::{median, Style};
 use mlcmp_core::{driver, results, Machine, Recipe, Results};
@@ -37,11 +38,7 @@ pub fn bench(
             .validate_for(data.train.len())?;
     }
     drop(data);
-    if let Some(p) = &opts.json {
-        if p.exists() && !opts.force {
-            bail!("{} exists; pass --force to overwrite it or choose another path", p.display());
-        }
-    }
+    opts.check_json_target()?;
     ctrlc::set_handler(mlcmp_core::backend::request_stop).context("cannot install the Ctrl-C handler")?;
     let exe = std::env::current_exe().context("cannot find the mlcmp executable for the workers")?;
 
@@ -83,29 +80,8 @@ pub fn bench(
         results::write_atomic(p, bench::render(&res, Style::Markdown).as_bytes(), true)?;
         println!("markdown tables written to {}", p.display());
     }
-    if let Some(p) = &opts.json {
-        res.save(p, true)?;
-        println!("results written to {}", p.display());
-    }
-    if let Some(p) = &opts.plot {
-        mlcmp_core::plot::write_svg(&res, p)?;
-        println!("plot written to {}", p.display());
-    }
-    if save {
-        let p = results_dir().join(format!("bench-{}.json", res.created.replace([':', '-'], "")));
-        res.save(&p, false)?;
-        println!("results saved to {}", p.display());
-    }
-    let statuses: Vec<Status> = res.runs.iter().map(|r| r.status).collect();
-    Ok(if stop_requested() || statuses.contains(&Status::Interrupted) {
-        ExitCode::from(130)
-    } else if statuses.contains(&Status::Failed) {
-        ExitCode::from(1)
-    } else if statuses.contains(&Status::Diverged) {
-        ExitCode::from(3)
-    } else {
-        ExitCode::SUCCESS
-    })
+    opts.write_outputs(&res, save.then_some("bench"))?;
+    Ok(crate::exit_code(&res))
 }
 
 /// The matmul rate, measured in a worker like the runs (NaN when torch is not built in).
@@ -128,14 +104,8 @@ fn probe_matmul(exe: &Path, batch: usize, hidden: usize, r: &Recipe, dir: &Path)
 }
 
 /// One backend in this process: `warmup` extra epochs first, then the recipe's; the result as JSON.
-pub fn worker(
-    name: &str,
-    warmup: usize,
-    recipe_json: &str,
-    dir: &Path,
-    probe: Option<&str>,
-) -> Result<ExitCode> {
-    let threads = Recipe::parse(recipe_json, "--recipe-json")?.threads.resolve();
+pub fn worker(args: &WorkerArgs, probe: Option<&str>) -> Result<ExitCode> {
+    let threads = Recipe::parse(&args.recipe_json, "--recipe-json")?.threads.resolve();
     if let Some(shape) = probe {
         let (b, h) = shape
             .split_once('x')
@@ -148,6 +118,7 @@ pub fn worker(
         return Ok(ExitCode::SUCCESS);
     }
     ctrlc::set_handler(mlcmp_core::backend::request_stop).context("cannot install the Ctrl-C handler")?;
-    bench::worker(backends::make_named(name, threads)?.as_mut(), warmup, recipe_json, dir)?;
+    let mut backend = backends::make_named(&args.backend, threads)?;
+    bench::worker(backend.as_mut(), args.warmup, &args.recipe_json, &args.data_dir)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -3,26 +3,18 @@
 //! `mlcmp worker`; `mlcmp bench` starts it.
 
 use clap::Parser;
-use std::path::PathBuf;
 use std::process::ExitCode;
+
+mod worker_args;
 
 #[derive(Parser)]
 #[command(name = "mlcmp-gluon-worker", about = "(internal) gluon worker for mlcmp bench")]
 enum Cli {
-    Worker {
-        #[arg(long)]
-        backend: String,
-        #[arg(long, default_value_t = 0)]
-        warmup: usize,
-        #[arg(long)]
-        recipe_json: String,
-        #[arg(long)]
-        data_dir: PathBuf,
-    },
+    Worker(worker_args::WorkerArgs),
 }
 
 fn main() -> ExitCode {
-    let Cli::Worker { backend, warmup, recipe_json, data_dir } = Cli::parse();
+    let Cli::Worker(worker_args::WorkerArgs { backend, warmup, recipe_json, data_dir }) = Cli::parse();
     if backend != "gluon" && backend != "gluon-hybrid" {
         eprintln!("mlcmp-gluon-worker: error: only gluon and gluon-hybrid run here, not '{backend}'");
         return ExitCode::from(2);

@@ -3,6 +3,7 @@
 mod backends;
 mod bench;
 mod progress;
+mod worker_args;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -106,14 +107,8 @@ enum Cmd {
     /// (internal) Run one backend for `bench` and print its result as JSON.
     #[command(hide = true)]
     Worker {
-        #[arg(long)]
-        backend: String,
-        #[arg(long, default_value_t = 0)]
-        warmup: usize,
-        #[arg(long)]
-        recipe_json: String,
-        #[arg(long)]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        args: worker_args::WorkerArgs,
         /// Instead of training: print libtorch's matmul rate at BATCHxHIDDEN.
         #[arg(long)]
         probe_matmul: Option<String>,
@@ -201,6 +196,35 @@ enum InitArg {
 }
 
 impl RunOpts {
+    /// Refuse an existing --json file up front, before any training.
+    pub fn check_json_target(&self) -> Result<()> {
+        match &self.json {
+            Some(p) if p.exists() && !self.force => {
+                bail!("{} exists; pass --force to overwrite it or choose another path", p.display())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Write what the options ask for (--json, --plot) and, with `save_as`, a timestamped copy
+    /// under results/ (`compare-20261127T144118Z.json`) that never overwrites.
+    pub fn write_outputs(&self, res: &Results, save_as: Option<&str>) -> Result<()> {
+        if let Some(p) = &self.json {
+            res.save(p, true)?;
+            println!("results written to {}", p.display());
+        }
+        if let Some(p) = &self.plot {
+            mlcmp_core::plot::write_svg(res, p)?;
+            println!("plot written to {}", p.display());
+        }
+        if let Some(kind) = save_as {
+            let p = results_dir().join(format!("{kind}-{}.json", res.created.replace([':', '-'], "")));
+            res.save(&p, false)?;
+            println!("results saved to {}", p.display());
+        }
+        Ok(())
+    }
+
     pub fn recipe(&self) -> Result<Recipe> {
         let base = match &self.config {
             Some(p) => Recipe::load(p)?,
@@ -263,9 +287,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 bench::bench(&opts, repeats, warmup, &backends, &sweep, markdown.as_deref(), !no_save)?;
             finish_with_regress(code, baseline.as_deref(), opts.json.as_deref())
         }
-        Cmd::Worker { backend, warmup, recipe_json, data_dir, probe_matmul } => {
-            bench::worker(&backend, warmup, &recipe_json, &data_dir, probe_matmul.as_deref())
-        }
+        Cmd::Worker { args, probe_matmul } => bench::worker(&args, probe_matmul.as_deref()),
         Cmd::Regress { baseline, current, update, markdown } => {
             let cur = Results::load(&current)?;
             if update {
@@ -316,11 +338,7 @@ fn train_or_compare(
         names.iter().map(|&n| backends::make(n, recipe.threads.resolve())).collect::<Result<Vec<_>>>()?;
     let data = driver::load_data(&data_dir(&opts.data_dir), recipe.limit)?;
     recipe.validate_for(data.train.len())?;
-    if let Some(p) = &opts.json {
-        if p.exists() && !opts.force {
-            bail!("{} exists; pass --force to overwrite it or choose another path", p.display());
-        }
-    }
+    opts.check_json_target()?;
     ctrlc::set_handler(mlcmp_core::backend::request_stop).context("cannot install the Ctrl-C handler")?;
 
     let mut results =
@@ -332,26 +350,7 @@ fn train_or_compare(
     if tables {
         println!("\n{}", report::render_all(&results, Style::Text));
     }
-    if let Some(p) = &opts.json {
-        results.save(p, true)?;
-        println!("results written to {}", p.display());
-    }
-    if let Some(p) = &opts.plot {
-        mlcmp_core::plot::write_svg(&results, p)?;
-        println!("plot written to {}", p.display());
-    }
-    if tables && save {
-        let stamp = results.created.replace([':', '-'], "");
-        let p = results_dir().join(format!("compare-{stamp}.json"));
-        results.save(&p, false)?;
-        println!("results saved to {}", p.display());
-    }
-    let worst = results.runs.iter().map(|r| r.status).fold(Status::Ok, |w, s| match (w, s) {
-        (Status::Interrupted, _) | (_, Status::Interrupted) => Status::Interrupted,
-        (Status::Failed, _) | (_, Status::Failed) => Status::Failed,
-        (Status::Diverged, _) | (_, Status::Diverged) => Status::Diverged,
-        _ => Status::Ok,
-    });
+    opts.write_outputs(&results, (tables && save).then_some("compare"))?;
     for r in results.runs.iter().filter(|r| r.status != Status::Ok) {
         let at =
             r.stopped_at.map(|p| format!(" at epoch {}, batch {}", p.epoch, p.batch)).unwrap_or_default();
@@ -377,12 +376,7 @@ fn train_or_compare(
             }
         }
     }
-    Ok(match worst {
-        Status::Ok => ExitCode::SUCCESS,
-        Status::Failed => ExitCode::from(1),
-        Status::Diverged => ExitCode::from(3),
-        Status::Interrupted => ExitCode::from(130),
-    })
+    Ok(exit_code(&results))
 }
 
 /// Print the regression table of `current` against the baseline file; exit 1 when a metric regressed.
@@ -407,6 +401,21 @@ fn regress(baseline: &Path, current: &Results, markdown: Option<&Path>) -> Resul
     } else {
         eprintln!("mlcmp: regression: {}", failed.join("; "));
         Ok(ExitCode::from(1))
+    }
+}
+
+/// The exit code for a finished command: 130 interrupted (also between runs), 1 a run failed,
+/// 3 a run diverged, else 0.
+pub fn exit_code(res: &Results) -> ExitCode {
+    let has = |st: Status| res.runs.iter().any(|r| r.status == st);
+    if mlcmp_core::backend::stop_requested() || has(Status::Interrupted) {
+        ExitCode::from(130)
+    } else if has(Status::Failed) {
+        ExitCode::from(1)
+    } else if has(Status::Diverged) {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
