@@ -1,15 +1,16 @@
 //! Which backends this binary has, and the versions that go into the results.
 
-use crate::BackendName;
+use crate::args::BackendName;
 use anyhow::Result;
-use mlcmp_core::{Backend, Versions};
+use mlcmp_core::backend::Backend;
+use mlcmp_core::machine::Versions;
 
 pub fn make(name: BackendName, threads: usize) -> Result<Box<dyn Backend>> {
     Ok(match name {
-        BackendName::Gluon => Box::new(mlcmp_gluon::GluonBackend::new(threads)),
-        BackendName::GluonHybrid => Box::new(mlcmp_gluon::GluonBackend::hybridized(threads)),
+        BackendName::Gluon => Box::new(mlcmp_backend_gluon::GluonBackend::new(threads)),
+        BackendName::GluonHybrid => Box::new(mlcmp_backend_gluon::GluonBackend::hybridized(threads)),
         #[cfg(feature = "torch")]
-        BackendName::Torch => Box::new(mlcmp_torch::TorchBackend::new(threads)),
+        BackendName::Torch => Box::new(mlcmp_backend_torch::TorchBackend::new(threads)),
         #[cfg(not(feature = "torch"))]
         BackendName::Torch => anyhow::bail!(
             "this mlcmp was built without the torch backend; run scripts/setup, then build with the default features (cargo build --release -p mlcmp)"
@@ -24,27 +25,27 @@ pub fn make_named(name: &str, threads: usize) -> Result<Box<dyn Backend>> {
         "gluon" => make(BackendName::Gluon, threads),
         "gluon-hybrid" => make(BackendName::GluonHybrid, threads),
         #[cfg(feature = "torch")]
-        "torch-bare" => Ok(Box::new(mlcmp_torch::BareTorch::new(threads))),
+        "torch-bare" => Ok(Box::new(mlcmp_backend_torch::BareTorch::new(threads))),
         #[cfg(not(feature = "torch"))]
         "torch-bare" => make(BackendName::Torch, threads),
         _ => anyhow::bail!("unknown backend '{name}'; use torch, gluon, gluon-hybrid or torch-bare"),
     }
 }
 
-/// libtorch's matmul rate (GFLOP/s) at (batch x 784).(784 x hidden), when torch is built in.
-pub fn matmul_gflops(batch: usize, hidden: usize, threads: usize) -> Option<f64> {
+/// libtorch's matmul rate (GFLOP/s) for an (m x k).(k x n) product, when torch is built in.
+pub fn matmul_gflops(m: usize, k: usize, n: usize, threads: usize) -> Option<f64> {
     #[cfg(feature = "torch")]
-    return Some(mlcmp_torch::matmul_gflops(batch as i64, hidden as i64, threads, 200));
+    return Some(mlcmp_backend_torch::matmul_gflops(m as i64, k as i64, n as i64, threads, 200));
     #[cfg(not(feature = "torch"))]
     {
-        let _ = (batch, hidden, threads);
+        let _ = (m, k, n, threads);
         None
     }
 }
 
 pub fn versions() -> Versions {
     #[cfg(feature = "torch")]
-    let libtorch = mlcmp_torch::LIBTORCH_VERSION.to_string();
+    let libtorch = mlcmp_backend_torch::LIBTORCH_VERSION.to_string();
     #[cfg(not(feature = "torch"))]
     let libtorch = "none (built without the torch feature)".to_string();
     Versions {
@@ -65,7 +66,7 @@ pub fn print_ndarray_example() -> Result<()> {
         println!("{x}\n");
     }
     println!("Gluon style (gluon):  nd.ones((5,3)) + 1");
-    let y = (gluon::nd::ones((5, 3)) + 1)?;
+    let y = (mlcmp_gluon_engine::nd::ones((5, 3)) + 1)?;
     println!("{y}");
     Ok(())
 }

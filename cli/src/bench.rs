@@ -1,12 +1,18 @@
 //! `mlcmp bench` and its worker processes.
 
+use crate::args::{data_dir, RunOpts};
+use crate::backends;
 use crate::worker_args::WorkerArgs;
-use crate::{backends, data_dir, RunOpts};
 use anyhow::{bail, Context, Result};
-use mlcmp_core::backend::stop_requested;
-use mlcmp_core::bench::{self, BenchInfo};
-use mlcmp_core::report::{median, Style};
-use mlcmp_core::{driver, results, Machine, Recipe, Results};
+use mlcmp_core::bench::{sweep, worker as bench_worker};
+use mlcmp_core::driver;
+use mlcmp_core::export::{bench as tables, Style};
+use mlcmp_core::interrupt::{request_stop, stop_requested};
+use mlcmp_core::machine::Machine;
+use mlcmp_core::output::write_atomic;
+use mlcmp_core::recipe::Recipe;
+use mlcmp_core::results::{BenchInfo, Results};
+use mlcmp_core::stats::median;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 
@@ -32,37 +38,37 @@ pub fn bench(
     }
     let dir = data_dir(&opts.data_dir);
     let data = driver::load_data(&dir, recipe.limit)?; // checks the files once for all workers
-    let points = bench::sweep_points(&recipe, sweep)?;
+    let points = sweep::sweep_points(&recipe, sweep)?;
     for v in &points {
-        Recipe { batch_size: v.batch_size, hidden: v.hidden, ..recipe.clone() }
-            .validate_for(data.train.len())?;
+        sweep::at(&recipe, *v).validate_for(data.train.len())?;
     }
     drop(data);
     opts.check_json_target()?;
-    ctrlc::set_handler(mlcmp_core::backend::request_stop).context("cannot install the Ctrl-C handler")?;
+    ctrlc::set_handler(request_stop).context("cannot install the Ctrl-C handler")?;
     let exe = std::env::current_exe().context("cannot find the mlcmp executable for the workers")?;
 
     let mut res = Results::new(Machine::detect(threads), backends::versions(), recipe.clone());
-    let gflops = probe_matmul(&exe, recipe.batch_size, recipe.hidden, &recipe, &dir);
+    let model = recipe.model();
+    let gflops = probe_matmul(&exe, [recipe.batch_size, model.inputs, model.hidden], &recipe, &dir);
     res.bench = Some(BenchInfo {
         repeats,
         warmup_epochs: warmup,
         matmul_gflops: gflops,
-        matmul_shape: format!("({}x784).(784x{})", recipe.batch_size, recipe.hidden),
+        matmul_shape: model.largest_product(recipe.batch_size),
     });
     'all: for v in &points {
-        let r = Recipe { batch_size: v.batch_size, hidden: v.hidden, ..recipe.clone() };
+        let r = sweep::at(&recipe, *v);
         for rep in 0..repeats {
             for name in names {
                 if stop_requested() {
                     break 'all;
                 }
-                let mut run = bench::run_worker(&exe, name, &r, warmup, &dir);
+                let mut run = bench_worker::run_worker(&exe, name, &r, warmup, &dir);
                 run.repeat = Some(rep);
                 if points.len() > 1 {
                     run.variant = Some(*v);
                 }
-                let med = median(&bench::timed(&run));
+                let med = median(&run.timed_epochs());
                 let med = if med.is_finite() { format!("{med:.3} s") } else { "-".into() };
                 eprintln!(
                     "bench: {name:<12} batch {:>4} hidden {:>4} repeat {}/{repeats}: median epoch {med}, {}",
@@ -75,17 +81,18 @@ pub fn bench(
             }
         }
     }
-    println!("\n{}", bench::render(&res, Style::Text));
+    println!("\n{}", tables::render(&res, Style::Text));
     if let Some(p) = markdown {
-        results::write_atomic(p, bench::render(&res, Style::Markdown).as_bytes(), true)?;
+        write_atomic(p, tables::render(&res, Style::Markdown).as_bytes(), true)?;
         println!("markdown tables written to {}", p.display());
     }
     opts.write_outputs(&res, save.then_some("bench"))?;
-    Ok(crate::exit_code(&res))
+    Ok(crate::outputs::exit_code(&res))
 }
 
-/// The matmul rate, measured in a worker like the runs (NaN when torch is not built in).
-fn probe_matmul(exe: &Path, batch: usize, hidden: usize, r: &Recipe, dir: &Path) -> f64 {
+/// The matmul rate for an (m x k).(k x n) product, measured in a worker like the runs (NaN when
+/// torch is not built in).
+fn probe_matmul(exe: &Path, [m, k, n]: [usize; 3], r: &Recipe, dir: &Path) -> f64 {
     Command::new(exe)
         .args([
             "worker",
@@ -96,7 +103,7 @@ fn probe_matmul(exe: &Path, batch: usize, hidden: usize, r: &Recipe, dir: &Path)
         ])
         .arg("--data-dir")
         .arg(dir)
-        .args(["--probe-matmul", &format!("{batch}x{hidden}")])
+        .args(["--probe-matmul", &format!("{m}x{k}x{n}")])
         .output()
         .ok()
         .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().ok())
@@ -107,18 +114,16 @@ fn probe_matmul(exe: &Path, batch: usize, hidden: usize, r: &Recipe, dir: &Path)
 pub fn worker(args: &WorkerArgs, probe: Option<&str>) -> Result<ExitCode> {
     let threads = Recipe::parse(&args.recipe_json, "--recipe-json")?.threads.resolve();
     if let Some(shape) = probe {
-        let (b, h) = shape
-            .split_once('x')
-            .and_then(|(b, h)| Some((b.parse().ok()?, h.parse().ok()?)))
-            .context("--probe-matmul takes BATCHxHIDDEN")?;
-        match backends::matmul_gflops(b, h, threads) {
+        let dims: Vec<usize> = shape.split('x').filter_map(|d| d.parse().ok()).collect();
+        let [m, k, n] = dims[..] else { bail!("--probe-matmul takes MxKxN, got '{shape}'") };
+        match backends::matmul_gflops(m, k, n, threads) {
             Some(g) => println!("{g}"),
             None => bail!("the matmul probe needs the torch backend"),
         }
         return Ok(ExitCode::SUCCESS);
     }
-    ctrlc::set_handler(mlcmp_core::backend::request_stop).context("cannot install the Ctrl-C handler")?;
+    ctrlc::set_handler(request_stop).context("cannot install the Ctrl-C handler")?;
     let mut backend = backends::make_named(&args.backend, threads)?;
-    bench::worker(backend.as_mut(), args.warmup, &args.recipe_json, &args.data_dir)?;
+    bench_worker::worker(backend.as_mut(), args.warmup, &args.recipe_json, &args.data_dir)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -19,10 +19,10 @@ fn main() -> ExitCode {
         eprintln!("mlcmp-gluon-worker: error: only gluon and gluon-hybrid run here, not '{backend}'");
         return ExitCode::from(2);
     }
-    if let Err(e) = ctrlc::set_handler(mlcmp_core::backend::request_stop) {
+    if let Err(e) = ctrlc::set_handler(mlcmp_core::interrupt::request_stop) {
         eprintln!("mlcmp-gluon-worker: error: cannot install the Ctrl-C handler: {e}");
     }
-    let threads = match mlcmp_core::Recipe::parse(&recipe_json, "--recipe-json") {
+    let threads = match mlcmp_core::recipe::Recipe::parse(&recipe_json, "--recipe-json") {
         Ok(r) => r.threads.resolve(),
         Err(e) => {
             eprintln!("mlcmp-gluon-worker: error: {e:#}");
@@ -30,10 +30,10 @@ fn main() -> ExitCode {
         }
     };
     let mut backend = match backend.as_str() {
-        "gluon-hybrid" => mlcmp_gluon::GluonBackend::hybridized(threads),
-        _ => mlcmp_gluon::GluonBackend::new(threads),
+        "gluon-hybrid" => mlcmp_backend_gluon::GluonBackend::hybridized(threads),
+        _ => mlcmp_backend_gluon::GluonBackend::new(threads),
     };
-    match mlcmp_core::bench::worker(&mut backend, warmup, &recipe_json, &data_dir) {
+    match mlcmp_core::bench::worker::worker(&mut backend, warmup, &recipe_json, &data_dir) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mlcmp-gluon-worker: error: {e:#}");

@@ -2,8 +2,8 @@
 //! (only when stdout is a terminal).
 
 use indicatif::{ProgressBar, ProgressStyle};
-use mlcmp_core::report::epoch_line;
-use mlcmp_core::Event;
+use mlcmp_core::backend::Event;
+use mlcmp_core::export::compare::epoch_line;
 use std::io::IsTerminal;
 
 pub struct Progress {

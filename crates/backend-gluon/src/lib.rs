@@ -3,23 +3,23 @@
 //! `autograd::record`, `backward`, `trainer.step(batch_size)`, `asscalar`).
 //!
 //! ```no_run
-//! use mlcmp_core::{Backend, Job, Recipe};
+//! use mlcmp_core::backend::{Backend, Job};
+//! use mlcmp_core::recipe::Recipe;
 //! let data = mlcmp_data::Mnist::load(&mlcmp_data::default_dir()).unwrap();
-//! let run = mlcmp_gluon::GluonBackend::new(2).run(&Job { recipe: &Recipe::article(), data: &data, shared: None }, &mut |_| {}).unwrap();
+//! let run = mlcmp_backend_gluon::GluonBackend::new(2).run(&Job { recipe: &Recipe::article(), data: &data, shared: None }, &mut |_| {}).unwrap();
 //! println!("{:?}", run.epochs.last());
 //! ```
 
 use anyhow::Result;
-use gluon::data::vision::{transforms, MNIST};
-use gluon::data::{ArrayDataset, DataLoader, Dataset, TransformFirst};
-use gluon::nn::{self, Block};
-use gluon::{autograd, loss, nd, Trainer};
-use mlcmp_core::backend::{
-    check_batch, Backend, EpochResult, Event, Job, Phase, PhaseClock, RunResult, Status,
-};
-use mlcmp_core::parity::param_shapes;
+use mlcmp_core::backend::{Backend, Event, Job};
+use mlcmp_core::model::Model;
+use mlcmp_core::run::RunResult;
+use mlcmp_core::tracker::{Phase, Tracker};
 use mlcmp_data::Split;
-use std::time::Instant;
+use mlcmp_gluon_engine::data::vision::{transforms, MNIST};
+use mlcmp_gluon_engine::data::{ArrayDataset, DataLoader, Dataset, TransformFirst};
+use mlcmp_gluon_engine::nn::{self, Block};
+use mlcmp_gluon_engine::{autograd, loss, nd, Trainer};
 
 pub struct GluonBackend {
     threads: usize,
@@ -41,7 +41,7 @@ impl GluonBackend {
 type MnistData = TransformFirst<ArrayDataset, transforms::Compose>;
 
 /// `gluon.data.vision.MNIST(...).transform_first(Compose([ToTensor(), Normalize(mean, std)]))`.
-pub fn dataset(split: &Split, mean: f64, std: f64) -> gluon::Result<MnistData> {
+pub fn dataset(split: &Split, mean: f64, std: f64) -> mlcmp_gluon_engine::Result<MnistData> {
     let mnist =
         MNIST::from_raw(split.images.pixels.clone(), &split.labels, split.images.rows, split.images.cols)?;
     let transformer = transforms::Compose::new(vec![
@@ -51,13 +51,13 @@ pub fn dataset(split: &Split, mean: f64, std: f64) -> gluon::Result<MnistData> {
     Ok(mnist.transform_first(transformer))
 }
 
-/// The article's network:
+/// The article's network (the input size is inferred at the first call, as in Gluon):
 /// `net = nn.Sequential(); with net.name_scope(): net.add(nn.Dense(256, activation='relu')); net.add(nn.Dense(10))`.
-pub fn mlp(hidden: usize) -> nn::Sequential {
+pub fn mlp(m: &Model) -> nn::Sequential {
     let net = nn::Sequential::new();
     net.name_scope(|| {
-        net.add(nn::Dense::new(hidden).activation("relu"));
-        net.add(nn::Dense::new(10));
+        net.add(nn::Dense::new(m.hidden).activation("relu"));
+        net.add(nn::Dense::new(m.classes));
     });
     net
 }
@@ -67,7 +67,7 @@ pub fn mlp(hidden: usize) -> nn::Sequential {
 const EVAL_CHUNK: usize = 2_000;
 
 /// Accuracy over a whole dataset, in chunks, outside `record` (predict mode).
-pub fn accuracy(net: &impl Block, data: &MnistData) -> gluon::Result<f64> {
+pub fn accuracy(net: &impl Block, data: &MnistData) -> mlcmp_gluon_engine::Result<f64> {
     let mut correct = 0.0;
     for start in (0..data.len()).step_by(EVAL_CHUNK) {
         let idx: Vec<usize> = (start..(start + EVAL_CHUNK).min(data.len())).collect();
@@ -88,9 +88,9 @@ impl Backend for GluonBackend {
     }
 
     fn run(&mut self, job: &Job, on: &mut dyn FnMut(Event)) -> Result<RunResult> {
-        let (r, data) = (job.recipe, job.data);
-        gluon::set_num_threads(self.threads);
-        let mut run = RunResult::new(self.name(), gluon::num_threads());
+        let (r, data, model) = (job.recipe, job.data, job.recipe.model());
+        mlcmp_gluon_engine::set_num_threads(self.threads);
+        let mut t = Tracker::new(RunResult::new(self.name(), mlcmp_gluon_engine::num_threads()), on);
         nd::random::seed(r.seed);
 
         let train_data = DataLoader::new(dataset(&data.train, r.mean, r.std)?, r.batch_size)?
@@ -99,11 +99,10 @@ impl Backend for GluonBackend {
             .num_workers(r.workers);
         let test = dataset(&data.test, r.mean, r.std)?;
 
-        let net = mlp(r.hidden);
+        let net = mlp(&model);
         net.initialize()?;
         if let Some(shared) = job.shared {
-            for ((p, v), shape) in net.collect_params().iter().zip(&shared.params).zip(param_shapes(r.hidden))
-            {
+            for ((p, v), shape) in net.collect_params().iter().zip(&shared.params).zip(model.param_shapes()) {
                 p.set_data(&nd::NDArray::from_vec(v.clone(), shape)?)?;
             }
         }
@@ -115,44 +114,43 @@ impl Backend for GluonBackend {
 
         let batches = train_data.len();
         for epoch in 0..r.epochs {
-            on(Event::EpochStart { epoch, batches });
-            let start = Instant::now();
-            let mut losses = Vec::with_capacity(batches);
+            t.start_epoch(epoch, batches);
             let epoch_batches = match job.shared {
                 Some(s) => train_data.iter_batches(s.epochs[epoch].clone()),
                 None => train_data.iter(),
             };
-            let mut clock = PhaseClock::start();
-            for (b, batch) in epoch_batches.enumerate() {
+            for batch in epoch_batches {
                 let (x, y) = batch?;
-                clock.lap(Phase::Data);
+                t.lap(Phase::Data);
                 let loss = autograd::record(|| softmax_cross_entropy.forward(&net.forward(&x)?, &y))?;
                 let l = loss.mean(None, false)?.asscalar()?;
-                clock.lap(Phase::Forward);
+                t.lap(Phase::Forward);
                 loss.backward()?;
-                clock.lap(Phase::Backward);
+                t.lap(Phase::Backward);
                 // As in the article: step(batch_size) with the configured size, also for the last,
                 // smaller batch. In shared mode, the actual size, so every batch matches PyTorch's mean.
                 trainer.step(if job.shared.is_some() { y.size() } else { r.batch_size })?;
-                clock.lap(Phase::Update);
-                losses.push(l);
-                on(Event::Batch { epoch, batch: b, loss: l });
-                if !check_batch(l, epoch, b, &mut run) {
+                t.lap(Phase::Update);
+                if !t.end_batch(l) {
                     break;
                 }
             }
-            let time_s = start.elapsed().as_secs_f64();
-            if run.status != Status::Ok {
+            let evaluate = || {
+                Ok::<_, mlcmp_gluon_engine::Error>((
+                    accuracy(&net, train_data.dataset())?,
+                    accuracy(&net, &test)?,
+                ))
+            };
+            if !t.end_epoch(data.train.len(), evaluate)? {
                 break;
             }
-            let e = EpochResult::evaluated(epoch, time_s, losses, data.train.len(), clock.phases, || {
-                Ok::<_, gluon::Error>((accuracy(&net, train_data.dataset())?, accuracy(&net, &test)?))
-            })?;
-            on(Event::EpochEnd(&e));
-            run.epochs.push(e);
         }
-        run.final_params =
-            net.collect_params().iter().map(|p| p.data()?.to_vec()).collect::<gluon::Result<_>>()?;
+        let mut run = t.finish();
+        run.final_params = net
+            .collect_params()
+            .iter()
+            .map(|p| p.data()?.to_vec())
+            .collect::<mlcmp_gluon_engine::Result<_>>()?;
         Ok(run)
     }
 }

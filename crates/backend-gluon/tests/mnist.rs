@@ -1,13 +1,14 @@
 //! The gluon backend on the real MNIST: one epoch with MXNet's default initialisation.
 
-use mlcmp_core::{Backend, Job, Recipe};
+use mlcmp_core::backend::{Backend, Job};
+use mlcmp_core::recipe::Recipe;
 
 #[test]
 fn one_epoch_matches_mxnet() {
     let data = mlcmp_data::Mnist::load(&mlcmp_data::default_dir())
         .unwrap_or_else(|e| panic!("{e} (run scripts/setup to fetch MNIST)"));
     let recipe = Recipe { epochs: 1, ..Recipe::article() };
-    let run = mlcmp_gluon::GluonBackend::new(2)
+    let run = mlcmp_backend_gluon::GluonBackend::new(2)
         .run(&Job { recipe: &recipe, data: &data, shared: None }, &mut |_| {})
         .unwrap();
     let e = &run.epochs[0];
@@ -19,8 +20,8 @@ fn one_epoch_matches_mxnet() {
 
 #[test]
 fn the_network_reads_like_the_article() {
-    use gluon::nn::Block;
-    let net = mlcmp_gluon::mlp(256);
+    use mlcmp_gluon_engine::nn::Block;
+    let net = mlcmp_backend_gluon::mlp(&Recipe::article().model());
     let p = net.collect_params();
     assert_eq!(p.len(), 4);
     assert!(p.keys()[0].ends_with("_dense0_weight") && p.keys()[3].ends_with("_dense1_bias"));

@@ -3,18 +3,20 @@
 //! `zero_grad(); backward(); step()`).
 //!
 //! ```no_run
-//! use mlcmp_core::{Backend, Job, Recipe};
+//! use mlcmp_core::backend::{Backend, Job};
+//! use mlcmp_core::recipe::Recipe;
 //! let data = mlcmp_data::Mnist::load(&mlcmp_data::default_dir()).unwrap();
-//! let mut torch = mlcmp_torch::TorchBackend::new(2);
+//! let mut torch = mlcmp_backend_torch::TorchBackend::new(2);
 //! let run = torch.run(&Job { recipe: &Recipe::article(), data: &data, shared: None }, &mut |_| {}).unwrap();
 //! println!("{:?}", run.epochs.last());
 //! ```
 
 use anyhow::Result;
-use mlcmp_core::backend::{
-    check_batch, Backend, EpochResult, Event, Job, Phase, PhaseClock, RunResult, Status,
-};
-use mlcmp_core::parity::param_shapes;
+use mlcmp_core::backend::{Backend, Event, Job};
+use mlcmp_core::model::Model;
+use mlcmp_core::recipe::Recipe;
+use mlcmp_core::run::RunResult;
+use mlcmp_core::tracker::{Phase, Tracker};
 use mlcmp_data::Split;
 use std::time::Instant;
 use tch::nn::{self, Module, OptimizerConfig};
@@ -43,11 +45,12 @@ pub fn linear(p: nn::Path, fan_in: i64, fan_out: i64) -> nn::Linear {
 }
 
 /// `nn.Sequential(nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, 10))`.
-pub fn mlp(p: &nn::Path, hidden: i64) -> nn::Sequential {
-    nn::seq().add(linear(p / "0", 784, hidden)).add_fn(|x| x.relu()).add(linear(p / "2", hidden, 10))
+pub fn mlp(p: &nn::Path, m: &Model) -> nn::Sequential {
+    let (inputs, hidden, classes) = (m.inputs as i64, m.hidden as i64, m.classes as i64);
+    nn::seq().add(linear(p / "0", inputs, hidden)).add_fn(|x| x.relu()).add(linear(p / "2", hidden, classes))
 }
 
-/// A split as tensors: u8 images (N, 784) and i64 labels (N,).
+/// A split as tensors: u8 images (N, pixels) and i64 labels (N,).
 pub struct TensorSplit {
     pub images: Tensor,
     pub labels: Tensor,
@@ -81,10 +84,10 @@ impl TensorSplit {
 const PARAM_NAMES: [&str; 4] = ["0.weight", "0.bias", "2.weight", "2.bias"];
 
 /// Overwrite the MLP's parameters (for `--init shared`).
-fn load_params(vs: &nn::VarStore, values: &[Vec<f32>], hidden: usize) {
+fn load_params(vs: &nn::VarStore, values: &[Vec<f32>], model: &Model) {
     let vars = vs.variables();
     tch::no_grad(|| {
-        for ((name, v), shape) in PARAM_NAMES.iter().zip(values).zip(param_shapes(hidden)) {
+        for ((name, v), shape) in PARAM_NAMES.iter().zip(values).zip(model.param_shapes()) {
             let shape: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
             vars[*name].shallow_clone().copy_(&Tensor::from_slice(v).view(shape.as_slice()));
         }
@@ -101,13 +104,13 @@ fn read_params(vs: &nn::VarStore) -> Result<Vec<Vec<f32>>> {
 const EVAL_CHUNK: i64 = 2_000;
 
 /// Accuracy of `net` on a whole split, in chunks, without gradients.
-pub fn accuracy(net: &impl Module, s: &TensorSplit, mean: f64, std: f64) -> f64 {
+pub fn accuracy(net: &impl Module, s: &TensorSplit, r: &Recipe) -> f64 {
     tch::no_grad(|| {
         let n = s.len();
         let mut correct = 0i64;
         for start in (0..n).step_by(EVAL_CHUNK as usize) {
             let idx = Tensor::arange_start(start, (start + EVAL_CHUNK).min(n), (Kind::Int64, Device::Cpu));
-            let (x, y) = s.batch(&idx, mean, std);
+            let (x, y) = s.batch(&idx, r.mean, r.std);
             correct += net.forward(&x).argmax(-1, false).eq_tensor(&y).sum(Kind::Int64).int64_value(&[]);
         }
         correct as f64 / n as f64
@@ -120,16 +123,16 @@ impl Backend for TorchBackend {
     }
 
     fn run(&mut self, job: &Job, on: &mut dyn FnMut(Event)) -> Result<RunResult> {
-        let (r, data) = (job.recipe, job.data);
+        let (r, data, model) = (job.recipe, job.data, job.recipe.model());
         tch::set_num_threads(self.threads as i32);
-        let mut run = RunResult::new(self.name(), tch::get_num_threads() as usize);
+        let mut t = Tracker::new(RunResult::new(self.name(), tch::get_num_threads() as usize), on);
         tch::manual_seed(r.seed as i64);
         let (train, test) = (TensorSplit::new(&data.train), TensorSplit::new(&data.test));
 
         let vs = nn::VarStore::new(Device::Cpu);
-        let net = mlp(&vs.root(), r.hidden as i64);
+        let net = mlp(&vs.root(), &model);
         if let Some(shared) = job.shared {
-            load_params(&vs, &shared.params, r.hidden);
+            load_params(&vs, &shared.params, &model);
         }
         let mut opt = nn::Sgd::default().build(&vs, r.lr)?;
 
@@ -137,8 +140,7 @@ impl Backend for TorchBackend {
         let bs = r.batch_size as i64;
         let batches = r.batches_per_epoch(n as usize);
         for epoch in 0..r.epochs {
-            on(Event::EpochStart { epoch, batches });
-            let start = Instant::now();
+            t.start_epoch(epoch, batches);
             let order = match job.shared {
                 Some(s) => {
                     let flat: Vec<i64> = s.epochs[epoch].iter().flatten().map(|&i| i as i64).collect();
@@ -147,39 +149,28 @@ impl Backend for TorchBackend {
                 None if r.shuffle => Tensor::randperm(n, (Kind::Int64, Device::Cpu)),
                 None => Tensor::arange(n, (Kind::Int64, Device::Cpu)),
             };
-            let mut losses = Vec::with_capacity(batches);
-            let mut clock = PhaseClock::start();
             for b in 0..batches {
                 let lo = b as i64 * bs;
                 let (x, y) = train.batch(&order.narrow(0, lo, bs.min(n - lo)), r.mean, r.std);
-                clock.lap(Phase::Data);
+                t.lap(Phase::Data);
                 opt.zero_grad();
                 let loss = net.forward(&x).cross_entropy_for_logits(&y);
                 let l = loss.double_value(&[]) as f32;
-                clock.lap(Phase::Forward);
+                t.lap(Phase::Forward);
                 loss.backward();
-                clock.lap(Phase::Backward);
+                t.lap(Phase::Backward);
                 opt.step();
-                clock.lap(Phase::Update);
-                losses.push(l);
-                on(Event::Batch { epoch, batch: b, loss: l });
-                if !check_batch(l, epoch, b, &mut run) {
+                t.lap(Phase::Update);
+                if !t.end_batch(l) {
                     break;
                 }
             }
-            let time_s = start.elapsed().as_secs_f64();
-            if run.status != Status::Ok {
+            let evaluate = || Ok::<_, anyhow::Error>((accuracy(&net, &train, r), accuracy(&net, &test, r)));
+            if !t.end_epoch(n as usize, evaluate)? {
                 break;
             }
-            let e = EpochResult::evaluated(epoch, time_s, losses, n as usize, clock.phases, || {
-                Ok::<_, anyhow::Error>((
-                    accuracy(&net, &train, r.mean, r.std),
-                    accuracy(&net, &test, r.mean, r.std),
-                ))
-            })?;
-            on(Event::EpochEnd(&e));
-            run.epochs.push(e);
         }
+        let mut run = t.finish();
         run.final_params = read_params(&vs)?;
         Ok(run)
     }
@@ -206,56 +197,45 @@ impl Backend for BareTorch {
     fn run(&mut self, job: &Job, on: &mut dyn FnMut(Event)) -> Result<RunResult> {
         let (r, data) = (job.recipe, job.data);
         tch::set_num_threads(self.threads as i32);
-        let mut run = RunResult::new(self.name(), tch::get_num_threads() as usize);
+        let mut t = Tracker::new(RunResult::new(self.name(), tch::get_num_threads() as usize), on);
         tch::manual_seed(r.seed as i64);
         let (train, test) = (TensorSplit::new(&data.train), TensorSplit::new(&data.test));
         let xs = (train.images.to_kind(Kind::Float) / 255.0 - r.mean) / r.std;
         let vs = nn::VarStore::new(Device::Cpu);
-        let net = mlp(&vs.root(), r.hidden as i64);
+        let net = mlp(&vs.root(), &r.model());
         let mut opt = nn::Sgd::default().build(&vs, r.lr)?;
         let (n, bs) = (train.len(), r.batch_size as i64);
         let batches = r.batches_per_epoch(n as usize);
         for epoch in 0..r.epochs {
-            on(Event::EpochStart { epoch, batches });
-            let start = Instant::now();
+            t.start_epoch(epoch, batches);
             let order = Tensor::randperm(n, (Kind::Int64, Device::Cpu));
-            let mut losses = Vec::with_capacity(batches);
             for b in 0..batches {
                 let idx = order.narrow(0, b as i64 * bs, bs.min(n - b as i64 * bs));
                 let loss = net
                     .forward(&xs.index_select(0, &idx))
                     .cross_entropy_for_logits(&train.labels.index_select(0, &idx));
                 opt.backward_step(&loss);
-                let l = loss.double_value(&[]) as f32;
-                losses.push(l);
-                if !check_batch(l, epoch, b, &mut run) {
+                if !t.end_batch(loss.double_value(&[]) as f32) {
                     break;
                 }
             }
-            let time_s = start.elapsed().as_secs_f64();
-            if run.status != Status::Ok {
+            let evaluate = || Ok::<_, anyhow::Error>((accuracy(&net, &train, r), accuracy(&net, &test, r)));
+            if !t.end_epoch(n as usize, evaluate)? {
                 break;
             }
-            let e = EpochResult::evaluated(epoch, time_s, losses, n as usize, Default::default(), || {
-                Ok::<_, anyhow::Error>((
-                    accuracy(&net, &train, r.mean, r.std),
-                    accuracy(&net, &test, r.mean, r.std),
-                ))
-            })?;
-            on(Event::EpochEnd(&e));
-            run.epochs.push(e);
         }
-        Ok(run)
+        Ok(t.finish())
     }
 }
 
-/// libtorch's f32 matmul rate in GFLOP/s at the recipe's largest product, (batch x 784) . (784 x hidden):
+/// libtorch's f32 matmul rate in GFLOP/s for an (m x k) . (k x n) product (the bench asks for the
+/// recipe's largest, (batch x inputs) . (inputs x hidden)):
 /// the median of `reps` timed products after a warm-up, with `threads` threads; the best of three
 /// such medians, since a shared machine only ever makes it look slower.
-pub fn matmul_gflops(batch: i64, hidden: i64, threads: usize, reps: usize) -> f64 {
+pub fn matmul_gflops(m: i64, k: i64, n: i64, threads: usize, reps: usize) -> f64 {
     tch::set_num_threads(threads as i32);
-    let a = Tensor::randn([batch, 784], (Kind::Float, Device::Cpu));
-    let b = Tensor::randn([784, hidden], (Kind::Float, Device::Cpu));
+    let a = Tensor::randn([m, k], (Kind::Float, Device::Cpu));
+    let b = Tensor::randn([k, n], (Kind::Float, Device::Cpu));
     for _ in 0..20 {
         let _ = a.matmul(&b);
     }
@@ -273,5 +253,5 @@ pub fn matmul_gflops(batch: i64, hidden: i64, threads: usize, reps: usize) -> f6
         times[times.len() / 2]
     };
     let best = (0..3).map(|_| median_s()).fold(f64::INFINITY, f64::min);
-    2.0 * (batch * 784 * hidden) as f64 / best / 1e9
+    2.0 * (m * k * n) as f64 / best / 1e9
 }

@@ -1,6 +1,7 @@
 //! The torch backend on the real MNIST: one epoch, PyTorch's default initialisation.
 
-use mlcmp_core::{Backend, Event, Job, Recipe};
+use mlcmp_core::backend::{Backend, Event, Job};
+use mlcmp_core::recipe::Recipe;
 
 #[test]
 fn one_epoch_matches_pytorch() {
@@ -8,7 +9,7 @@ fn one_epoch_matches_pytorch() {
         .unwrap_or_else(|e| panic!("{e} (run scripts/setup to fetch MNIST)"));
     let recipe = Recipe { epochs: 1, ..Recipe::article() };
     let mut batches = 0;
-    let run = mlcmp_torch::TorchBackend::new(2)
+    let run = mlcmp_backend_torch::TorchBackend::new(2)
         .run(&Job { recipe: &recipe, data: &data, shared: None }, &mut |e| {
             if let Event::Batch { .. } = e {
                 batches += 1
@@ -27,7 +28,7 @@ fn one_epoch_matches_pytorch() {
 #[test]
 fn pytorch_default_init_bounds() {
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let _net = mlcmp_torch::mlp(&vs.root(), 256);
+    let _net = mlcmp_backend_torch::mlp(&vs.root(), &Recipe::article().model());
     let vars = vs.variables();
     let bound = |k: &str| vars[k].abs().max().double_value(&[]);
     assert!(bound("0.weight") <= 1.0 / 28.0 && bound("0.weight") > 0.9 / 28.0);

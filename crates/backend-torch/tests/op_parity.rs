@@ -1,12 +1,17 @@
 //! Each op the recipe uses, forward and gradient, in gluon and in libtorch on the same random
 //! inputs: they must agree to f32 rounding.
+use rand::Rng as _;
 
-use gluon::nd::{self, random::Rng, NDArray};
-use gluon::{autograd, GradReq};
+use mlcmp_gluon_engine::nd::{
+    self,
+    random::{self, Rng},
+    NDArray,
+};
+use mlcmp_gluon_engine::{autograd, GradReq};
 use tch::{Kind, Tensor};
 
 fn random(rng: &mut Rng, shape: &[usize]) -> Vec<f32> {
-    (0..shape.iter().product()).map(|_| (rng.next_f64() * 4.0 - 2.0) as f32).collect()
+    (0..shape.iter().product()).map(|_| (rng.random::<f64>() * 4.0 - 2.0) as f32).collect()
 }
 
 fn to_tch(v: &[f32], shape: &[usize]) -> Tensor {
@@ -29,10 +34,10 @@ fn max_rel_diff(a: &[f32], b: &[f32]) -> f32 {
 fn check(
     name: &str,
     shapes: &[&[usize]],
-    g: impl Fn(&[NDArray]) -> gluon::Result<NDArray>,
+    g: impl Fn(&[NDArray]) -> mlcmp_gluon_engine::Result<NDArray>,
     t: impl Fn(&[Tensor]) -> Tensor,
 ) {
-    let mut rng = Rng::new(11);
+    let mut rng = random::rng(11);
     let values: Vec<Vec<f32>> = shapes.iter().map(|s| random(&mut rng, s)).collect();
     let gx: Vec<NDArray> =
         values.iter().zip(shapes).map(|(v, s)| NDArray::from_vec(v.clone(), s.to_vec()).unwrap()).collect();
@@ -86,7 +91,7 @@ fn relu_log_softmax_pick() {
     check(
         "softmax cross-entropy",
         &[&[128, 10]],
-        |x| gluon::loss::SoftmaxCrossEntropyLoss::new().forward(&x[0], &gl)?.mean(None, false),
+        |x| mlcmp_gluon_engine::loss::SoftmaxCrossEntropyLoss::new().forward(&x[0], &gl)?.mean(None, false),
         |x| x[0].cross_entropy_for_logits(&tl).view([1]),
     );
 }
@@ -110,8 +115,8 @@ fn sum_and_mean() {
 
 #[test]
 fn the_whole_mlp_step() {
-    let mut rng = Rng::new(3);
-    let labels: Vec<f32> = (0..128).map(|_| rng.below(10) as f32).collect();
+    let mut rng = random::rng(3);
+    let labels: Vec<f32> = (0..128).map(|_| rng.random_range(0..10usize) as f32).collect();
     let li: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
     let (gl, tl) = (NDArray::from_vec(labels, 128).unwrap(), Tensor::from_slice(&li));
     check(
@@ -120,7 +125,7 @@ fn the_whole_mlp_step() {
         |x| {
             let h = (nd::dot(&x[0], &x[1], false, true)? + &x[2])?.relu()?;
             let o = (nd::dot(&h, &x[3], false, true)? + &x[4])?;
-            gluon::loss::SoftmaxCrossEntropyLoss::new().forward(&o, &gl)?.mean(None, false)
+            mlcmp_gluon_engine::loss::SoftmaxCrossEntropyLoss::new().forward(&o, &gl)?.mean(None, false)
         },
         |x| {
             let h = x[0].linear(&x[1], Some(&x[2])).relu();

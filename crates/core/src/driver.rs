@@ -1,10 +1,11 @@
 //! Running the recipe through backends, one after the other, into one [`Results`].
 
-use crate::backend::{run_backend, stop_requested, Backend, Event, Job};
-use crate::parity::{self, Shared};
-use crate::recipe::InitMode;
-use crate::recipe::Recipe;
+use crate::backend::{run_backend, Backend, Event, Job};
+use crate::interrupt::stop_requested;
+use crate::parity;
+use crate::recipe::{InitMode, Recipe};
 use crate::results::Results;
+use crate::shared::Shared;
 use anyhow::{bail, Result};
 use mlcmp_data::{FileStatus, Mnist};
 use std::path::Path;
@@ -26,10 +27,7 @@ pub fn load_data(dir: &Path, limit: Option<usize>) -> Result<Mnist> {
         }
     }
     let mut m = Mnist::load(dir)?;
-    if let Some(n) = limit {
-        m.train.truncate(n);
-        m.test.truncate(n);
-    }
+    m.limit(limit);
     Ok(m)
 }
 
@@ -45,7 +43,8 @@ pub fn run_all(
     on: &mut dyn FnMut(&str, Event),
 ) {
     let threads = recipe.threads.resolve();
-    let shared = (recipe.init == InitMode::Shared).then(|| Shared::draw(recipe, data.train.len()));
+    let shared =
+        (recipe.init == InitMode::Shared).then(|| Shared::draw(recipe, &recipe.model(), data.train.len()));
     let job = Job { recipe, data, shared: shared.as_ref() };
     for b in backends.iter_mut() {
         if stop_requested() {

@@ -1,26 +1,36 @@
-//! The comparison core of mlcmp: the [`recipe::Recipe`] both backends train, the [`backend::Backend`]
-//! trait that is the seam between the driver and a framework, the [`results::Results`] JSON and the
-//! [`report`] tables.
+//! The comparison core of mlcmp: the recipe every backend trains, the [`backend::Backend`] trait
+//! that is the seam between the driver and a framework, the results JSON and its exports.
+//! It knows no engine and no framework: `cargo tree -p mlcmp-core` shows no candle, tch or gluon.
 //!
 //! ```
 //! use mlcmp_core::recipe::Recipe;
 //! let r = Recipe::article();
 //! assert_eq!((r.epochs, r.batch_size, r.lr, r.hidden), (5, 128, 0.1, 256));
 //! assert_eq!(r.batches_per_epoch(60_000), 469);
+//! assert_eq!(r.model().param_count(), 203_530);
 //! let e = Recipe::parse(r#"{"epochs": 0}"#, "my.json").unwrap_err();
 //! assert!(e.to_string().starts_with("my.json: missing field"));
 //! ```
+//!
+//! Layers, lowest first (a module imports only modules above it in this list):
+//! `stats`, `article`, `interrupt`, `divergence`, `model`, `recipe`, `run`, `shared`, `machine`,
+//! `output`, `parity`, `backend`, `tracker`, `results`, `driver`, `bench`, `regress`, `export`.
 
+pub mod article;
 pub mod backend;
 pub mod bench;
+pub mod divergence;
 pub mod driver;
+pub mod export;
+pub mod interrupt;
+pub mod machine;
+pub mod model;
+pub mod output;
 pub mod parity;
-pub mod plot;
 pub mod recipe;
 pub mod regress;
-pub mod report;
 pub mod results;
-
-pub use backend::{Backend, EpochResult, Event, Job, RunResult, Status};
-pub use recipe::{InitMode, Overrides, Recipe, Threads};
-pub use results::{Machine, Results, Versions};
+pub mod run;
+pub mod shared;
+pub mod stats;
+pub mod tracker;

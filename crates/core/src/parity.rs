@@ -1,60 +1,7 @@
-//! `--init shared`: the same initial weights and batches for every backend, and how far apart their
-//! runs end up.
+//! How far two runs from shared weights and batches ([`crate::shared::Shared`]) end up apart.
 
-use crate::backend::{RunResult, StopPoint};
-use crate::recipe::Recipe;
-use gluon::nd::random::Rng;
+use crate::run::{RunResult, StopPoint};
 use serde::{Deserialize, Serialize};
-
-/// Initial weights and batch order, drawn once from the recipe's seed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Shared {
-    /// `w1` (hidden x 784), `b1` (hidden), `w2` (10 x hidden), `b2` (10), row-major: PyTorch's
-    /// nn.Linear layout, which is also Gluon's Dense layout.
-    pub params: Vec<Vec<f32>>,
-    /// For each epoch, its batches of sample indices.
-    pub epochs: Vec<Vec<Vec<usize>>>,
-}
-
-/// Shapes of [`Shared::params`] for a hidden size.
-pub fn param_shapes(hidden: usize) -> [Vec<usize>; 4] {
-    [vec![hidden, 784], vec![hidden], vec![10, hidden], vec![10]]
-}
-
-impl Shared {
-    /// Weights ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's default), then one shuffle per epoch.
-    pub fn draw(recipe: &Recipe, train_len: usize) -> Shared {
-        let mut rng = Rng::new(recipe.seed);
-        let params = param_shapes(recipe.hidden)
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let fan_in = if i < 2 { 784 } else { recipe.hidden };
-                let bound = 1.0 / (fan_in as f64).sqrt();
-                (0..s.iter().product()).map(|_| ((2.0 * rng.next_f64() - 1.0) * bound) as f32).collect()
-            })
-            .collect();
-        let epochs = (0..recipe.epochs)
-            .map(|_| {
-                let mut order: Vec<usize> = (0..train_len).collect();
-                if recipe.shuffle {
-                    rng.shuffle(&mut order);
-                }
-                order.chunks(recipe.batch_size).map(<[usize]>::to_vec).collect()
-            })
-            .collect();
-        Shared { params, epochs }
-    }
-
-    /// The same, with every initial weight moved by one f32 rounding step (x * (1 + 2^-23)). Running
-    /// one backend from both shows how far f32 rounding alone carries two runs apart: the floor that
-    /// two frameworks with different summation orders cannot beat.
-    pub fn perturbed(&self) -> Shared {
-        let params =
-            self.params.iter().map(|p| p.iter().map(|v| v * (1.0 + f32::EPSILON)).collect()).collect();
-        Shared { params, epochs: self.epochs.clone() }
-    }
-}
 
 /// How far two runs from shared weights and batches are apart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,7 +17,7 @@ pub struct Parity {
     /// Largest |w_a - w_b| over every parameter at the end.
     pub max_weight_diff: f64,
     /// The same measures between one backend's run and its rerun from 1-ulp perturbed weights
-    /// ([`Shared::perturbed`]): what f32 rounding alone produces.
+    /// ([`crate::shared::Shared::perturbed`]): what f32 rounding alone produces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub floor: Option<Box<Parity>>,
 }

@@ -1,5 +1,6 @@
 //! The recipe: what both backends train, as a JSON file (`configs/article.json` is the article's).
 
+use crate::model::Model;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -227,6 +228,11 @@ impl Recipe {
             );
         }
         Ok(())
+    }
+
+    /// The network this recipe trains on MNIST.
+    pub fn model(&self) -> Model {
+        Model { inputs: mlcmp_data::PIXELS, hidden: self.hidden, classes: mlcmp_data::CLASSES }
     }
 
     /// Batches per epoch (the last partial batch kept).

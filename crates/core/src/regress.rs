@@ -2,12 +2,12 @@
 //! speed of each backend relative to torch measured in the same run (absolute times vary with the
 //! machine, so they are shown but not gated).
 
-use crate::bench::timed;
+use crate::bench::summary::{median_epoch, speed_ratio};
 use crate::recipe::{Recipe, Tolerances};
-use crate::report::{median, Style};
 use crate::results::Results;
+use crate::run::EpochResult;
+use crate::stats::median;
 use anyhow::{bail, Result};
-use comfy_table::{presets, Cell, CellAlignment, Table};
 
 /// One gated (or shown) metric.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,21 +22,10 @@ pub struct Check {
 }
 
 /// Final epoch of a backend, over its runs (bench repeats: the median).
-fn final_metric(res: &Results, backend: &str, get: fn(&crate::EpochResult) -> f64) -> Option<f64> {
+fn final_metric(res: &Results, backend: &str, get: fn(&EpochResult) -> f64) -> Option<f64> {
     let v: Vec<f64> =
         res.runs.iter().filter(|r| r.backend == backend).filter_map(|r| r.epochs.last().map(get)).collect();
     (!v.is_empty()).then(|| median(&v))
-}
-
-/// Median timed epoch of a backend over all its runs.
-pub fn median_epoch(res: &Results, backend: &str) -> Option<f64> {
-    let v: Vec<f64> = res.runs.iter().filter(|r| r.backend == backend).flat_map(timed).collect();
-    (!v.is_empty()).then(|| median(&v))
-}
-
-/// torch's median epoch over `backend`'s: above 1, `backend` is faster.
-pub fn speed_ratio(res: &Results, backend: &str) -> Option<f64> {
-    Some(median_epoch(res, "torch")? / median_epoch(res, backend)?)
 }
 
 /// The recipe keys that must match for a comparison to mean anything.
@@ -138,32 +127,6 @@ fn gate(metric: String, baseline: f64, current: f64, bound: Bound) -> Check {
         Bound::AtMost(x) => (format!("<= {x:.4}"), current <= x),
     };
     Check { metric, baseline, current, allowed, pass: Some(pass && current.is_finite()) }
-}
-
-/// The checks as a table.
-pub fn table(checks: &[Check], style: Style) -> Table {
-    let mut t = Table::new();
-    t.load_preset(match style {
-        Style::Text => presets::UTF8_FULL_CONDENSED,
-        Style::Markdown => presets::ASCII_MARKDOWN,
-    });
-    t.set_header(vec!["metric", "baseline", "current", "allowed", "verdict"]);
-    for c in checks {
-        let verdict = match c.pass {
-            Some(true) => "ok",
-            Some(false) => "REGRESSED",
-            None => "",
-        };
-        let num = |x: f64| Cell::new(format!("{x:.4}")).set_alignment(CellAlignment::Right);
-        t.add_row(vec![
-            Cell::new(&c.metric),
-            num(c.baseline),
-            num(c.current),
-            Cell::new(&c.allowed),
-            Cell::new(verdict),
-        ]);
-    }
-    t
 }
 
 /// The tolerances in force for a pair of results.

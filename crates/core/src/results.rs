@@ -1,57 +1,25 @@
 //! The results file: machine, versions, recipe and runs, as JSON (schema 1).
 
-use crate::backend::RunResult;
-use crate::bench::BenchInfo;
+use crate::machine::{Machine, Versions};
+use crate::output::write_atomic;
 use crate::parity::Parity;
 use crate::recipe::Recipe;
+use crate::run::RunResult;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 pub const SCHEMA: u32 = 1;
 
+/// What a bench run measured beside the runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Machine {
-    pub cpu: String,
-    pub cores: usize,
-    pub threads: usize,
-    pub os: String,
-}
-
-impl Machine {
-    /// This machine; `threads` is what the recipe asked for.
-    pub fn detect(threads: usize) -> Machine {
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu = cpuinfo
-            .lines()
-            .find(|l| l.starts_with("model name"))
-            .and_then(|l| l.split(':').nth(1))
-            .map(|s| s.trim().to_string())
-            .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-        let os = std::fs::read_to_string("/etc/os-release")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string()))
-            })
-            .unwrap_or_else(|| std::env::consts::OS.to_string());
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        Machine { cpu, cores, threads, os }
-    }
-
-    /// "AMD EPYC, 2 cores".
-    pub fn describe(&self) -> String {
-        format!("{}, {} cores, {}", self.cpu, self.cores, self.os)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Versions {
-    pub mlcmp: String,
-    pub tch: String,
-    pub libtorch: String,
-    pub candle: String,
-    pub git: String,
+pub struct BenchInfo {
+    pub repeats: usize,
+    pub warmup_epochs: usize,
+    /// libtorch's matmul rate at the recipe's largest product, in a worker process with the
+    /// bench's threads: the best of three medians of 200 products.
+    pub matmul_gflops: f64,
+    pub matmul_shape: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,36 +88,7 @@ impl Results {
     }
 }
 
-/// Write `bytes` to `path` through a temporary file in the same folder and a rename, so a reader
-/// never sees half a file; an existing file is kept unless `force`.
-pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
-    if path.exists() && !force {
-        bail!("{} exists; pass --force to overwrite it or choose another path", path.display());
-    }
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the folder", dir.display()))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("{}: cannot write", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("{}: cannot move the results into place", path.display()))?;
-    Ok(())
-}
-
-/// Current UTC time as ISO 8601.
+/// Current UTC time as ISO 8601 (`2026-11-27T14:41:18Z`).
 pub fn utc_now() -> String {
-    let secs =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }

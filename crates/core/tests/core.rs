@@ -1,6 +1,10 @@
-use mlcmp_core::backend::{check_batch, StopPoint};
-use mlcmp_core::report::{self, median, Style};
-use mlcmp_core::{EpochResult, Machine, Recipe, Results, RunResult, Status, Versions};
+use mlcmp_core::export::{self, compare as report, Style};
+use mlcmp_core::machine::{Machine, Versions};
+use mlcmp_core::recipe::Recipe;
+use mlcmp_core::results::Results;
+use mlcmp_core::run::{EpochResult, RunResult, Status, StopPoint};
+use mlcmp_core::stats::median;
+use mlcmp_core::tracker::Tracker;
 
 fn err(json: &str) -> String {
     Recipe::parse(json, "cfg.json").unwrap_err().to_string()
@@ -58,9 +62,9 @@ fn config_errors_name_the_key() {
 
 #[test]
 fn overrides_are_validated() {
-    let o = mlcmp_core::Overrides { lr: Some(f64::NAN), ..Default::default() };
+    let o = mlcmp_core::recipe::Overrides { lr: Some(f64::NAN), ..Default::default() };
     assert!(Recipe::article().apply(&o).unwrap_err().to_string().starts_with("command line: key 'lr' = NaN"));
-    let o = mlcmp_core::Overrides { epochs: Some(2), threads: Some(1), ..Default::default() };
+    let o = mlcmp_core::recipe::Overrides { epochs: Some(2), threads: Some(1), ..Default::default() };
     let r = Recipe::article().apply(&o).unwrap();
     assert_eq!((r.epochs, r.threads.resolve()), (2, 1));
 }
@@ -170,21 +174,29 @@ fn tables_show_the_numbers() {
 
 #[test]
 fn a_non_finite_loss_stops_the_run() {
-    let mut r = RunResult::new("gluon", 1);
-    assert!(check_batch(0.5, 0, 3, &mut r));
-    assert!(!check_batch(f32::NAN, 2, 17, &mut r));
+    let mut on = |_: mlcmp_core::backend::Event| {};
+    let mut t = Tracker::new(RunResult::new("gluon", 1), &mut on);
+    t.start_epoch(2, 20);
+    for _ in 0..17 {
+        assert!(t.end_batch(0.5));
+    }
+    assert!(!t.end_batch(f32::NAN));
+    assert!(!t.end_epoch(100, || Ok::<_, ()>((1.0, 1.0))).unwrap(), "a stopped epoch is not kept");
+    let r = t.finish();
     assert_eq!(r.status, Status::Diverged);
     assert_eq!(r.stopped_at, Some(StopPoint { epoch: 2, batch: 17 }));
-    let mut r = RunResult::new("torch", 1);
-    assert!(check_batch(999.0, 0, 0, &mut r));
-    assert!(!check_batch(5e16, 0, 1, &mut r), "finite but exploding");
-    assert_eq!(r.status, Status::Diverged);
+    assert!(r.epochs.is_empty());
+    let mut t = Tracker::new(RunResult::new("torch", 1), &mut on);
+    t.start_epoch(0, 2);
+    assert!(t.end_batch(999.0));
+    assert!(!t.end_batch(5e16), "finite but exploding");
+    assert_eq!(t.finish().status, Status::Diverged);
 }
 
 mod regress {
     use super::sample_results;
     use mlcmp_core::regress::checks;
-    use mlcmp_core::Results;
+    use mlcmp_core::results::Results;
 
     fn failed(base: &Results, cur: &Results) -> Vec<String> {
         checks(base, cur).unwrap().into_iter().filter(|c| c.pass == Some(false)).map(|c| c.metric).collect()
@@ -247,7 +259,7 @@ mod regress {
 #[test]
 fn csv_round_trips_the_numbers() {
     let res = sample_results();
-    let csv = report::csv(&res);
+    let csv = export::csv::csv(&res);
     let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 4);
     let mut i = 0;
@@ -262,7 +274,7 @@ fn csv_round_trips_the_numbers() {
             i += 1;
         }
     }
-    let md = report::render_any(&res, Style::Markdown);
+    let md = export::render_any(&res, Style::Markdown);
     assert!(md.starts_with("### Per epoch"));
     assert!(md.contains(&format!("{:.4}", res.runs[1].epochs[1].avg_loss)));
 }
@@ -272,7 +284,7 @@ fn the_svg_has_one_series_per_backend_and_the_article_curves() {
     let res = sample_results();
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("plot.svg");
-    mlcmp_core::plot::write_svg(&res, &p).unwrap();
+    export::plot::write_svg(&res, &p, false).unwrap();
     let text = std::fs::read_to_string(&p).unwrap();
     let doc = roxmltree::Document::parse(&text).expect("valid SVG");
     let lines: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("polyline")).collect();

@@ -30,6 +30,12 @@ pub const FILES: [(&str, u64, &str); 4] = [
     ("t10k-labels-idx1-ubyte", 10_008, "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
 ];
 
+/// MNIST's classes (the digits 0..=9).
+pub const CLASSES: usize = 10;
+
+/// Pixels of one MNIST image (28 x 28): the model's input size.
+pub const PIXELS: usize = 28 * 28;
+
 /// A data error: the file it concerns and a sentence saying what is wrong.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Error {
@@ -81,8 +87,8 @@ impl Split {
     }
 
     /// Count of each label 0..=9.
-    pub fn histogram(&self) -> [usize; 10] {
-        let mut h = [0; 10];
+    pub fn histogram(&self) -> [usize; CLASSES] {
+        let mut h = [0; CLASSES];
         for &l in &self.labels {
             h[l as usize] += 1;
         }
@@ -139,6 +145,14 @@ impl Mnist {
             train: Split::load(&dir.join(FILES[0].0), &dir.join(FILES[1].0))?,
             test: Split::load(&dir.join(FILES[2].0), &dir.join(FILES[3].0))?,
         })
+    }
+
+    /// Keep the first `limit` samples of each split (`--limit`; all when `None`).
+    pub fn limit(&mut self, limit: Option<usize>) {
+        if let Some(n) = limit {
+            self.train.truncate(n);
+            self.test.truncate(n);
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        match mlcmp_core::Recipe::parse(text, "fuzz.json") {
+        match mlcmp_core::recipe::Recipe::parse(text, "fuzz.json") {
             Ok(r) => {
                 r.validate().expect("a parsed recipe is valid");
                 let _ = r.batches_per_epoch(60_000);

@@ -1,0 +1,215 @@
+//! The command line: every subcommand and option, and the recipe the options ask for.
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use mlcmp_core::recipe::{InitMode, Overrides, Recipe};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "mlcmp",
+    version,
+    about = "PyTorch-style vs Gluon-style MNIST MLP, side by side (after Mu Li, 2018)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Train one backend and print the article's per-epoch line with accuracies.
+    Train {
+        #[arg(long, value_enum)]
+        backend: BackendName,
+        #[command(flatten)]
+        opts: RunOpts,
+    },
+    /// Train both backends, one after the other, and print the comparison tables.
+    Compare {
+        #[command(flatten)]
+        opts: RunOpts,
+        /// Do not save the results under results/.
+        #[arg(long)]
+        no_save: bool,
+        /// With --init shared: exit 1 when the batch losses or final weights differ by more than TOL.
+        #[arg(long, value_name = "TOL")]
+        check_parity: Option<f64>,
+        /// Afterwards, check the results against this baseline (as `mlcmp regress`).
+        #[arg(long, value_name = "BASELINE")]
+        regress: Option<PathBuf>,
+        /// Also run gluon hybridized (net.hybridize()) as a third backend.
+        #[arg(long)]
+        hybridize: bool,
+    },
+    /// Benchmark: each backend in its own process, a warm-up epoch, interleaved repeats, medians.
+    /// Timed epochs per repeat: --epochs, else the --config recipe's, else 1.
+    Bench {
+        #[command(flatten)]
+        opts: RunOpts,
+        /// Repeats per backend (each a fresh worker process).
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        /// Warm-up epochs before the timed ones, in each worker.
+        #[arg(long, default_value_t = 1)]
+        warmup: usize,
+        /// Backends to run, in this order within each repeat.
+        #[arg(long, value_delimiter = ',', default_value = "torch,gluon,gluon-hybrid,torch-bare")]
+        backends: Vec<String>,
+        /// Sizes to sweep, e.g. --sweep batch=32,128,512 --sweep hidden=256,1024.
+        #[arg(long)]
+        sweep: Vec<String>,
+        /// Also write the tables as Markdown here.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+        /// Do not save the results under results/.
+        #[arg(long)]
+        no_save: bool,
+        /// Afterwards, check the results against this baseline (as `mlcmp regress`).
+        #[arg(long, value_name = "BASELINE")]
+        regress: Option<PathBuf>,
+    },
+    /// Check a results file against a baseline: accuracy, loss and speed relative to torch.
+    Regress {
+        /// The reference results (e.g. results/baseline.json).
+        #[arg(long)]
+        baseline: PathBuf,
+        /// The results to check (from compare --json or bench --json).
+        #[arg(long)]
+        current: PathBuf,
+        /// Replace the baseline with the current results instead of checking.
+        #[arg(long)]
+        update: bool,
+        /// Also write the table as Markdown here.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+    },
+    /// Render a saved results file again: tables, Markdown or CSV, and optionally the plot.
+    Report {
+        /// A results JSON (from compare, bench or train --json).
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Also draw the SVG plot here.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+    },
+    /// The article's first example in both styles: ones(5,3) + 1.
+    Ndarray,
+    /// (internal) Run one backend for `bench` and print its result as JSON.
+    #[command(hide = true)]
+    Worker {
+        #[command(flatten)]
+        args: crate::worker_args::WorkerArgs,
+        /// Instead of training: print libtorch's matmul rate for an MxKxN product.
+        #[arg(long)]
+        probe_matmul: Option<String>,
+    },
+    /// MNIST: fetch, verify or describe the four IDX files.
+    Data {
+        #[command(subcommand)]
+        cmd: DataCmd,
+        /// Folder with the IDX files (default: $MLCMP_DATA or data/mnist).
+        #[arg(long, global = true)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DataCmd {
+    /// Download (or find) the files and verify them (runs scripts/setup mnist).
+    Fetch,
+    /// Check the SHA-256 of each file.
+    Verify,
+    /// Counts, image size, label histograms and checksum status.
+    Info,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+pub enum BackendName {
+    Torch,
+    Gluon,
+    /// gluon with net.hybridize()
+    GluonHybrid,
+}
+
+#[derive(Args, Clone)]
+pub struct RunOpts {
+    /// Recipe file (default: the article's recipe, configs/article.json).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Threads per backend (default: the recipe's, "all" cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Background batch-assembly threads of the Gluon DataLoader.
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Use only the first N training and N test samples.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// default: each framework's own initialisation; shared: identical weights and batches.
+    #[arg(long, value_enum)]
+    pub init: Option<InitArg>,
+    /// Folder with the MNIST IDX files (default: $MLCMP_DATA or data/mnist).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Write the results JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Overwrite an existing --json file.
+    #[arg(long)]
+    pub force: bool,
+    /// Draw the results as an SVG (loss, accuracy and time per epoch beside the article's).
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Table,
+    Markdown,
+    Csv,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum InitArg {
+    Default,
+    Shared,
+}
+
+impl RunOpts {
+    pub fn recipe(&self) -> Result<Recipe> {
+        let base = match &self.config {
+            Some(p) => Recipe::load(p)?,
+            None => Recipe::article(),
+        };
+        base.apply(&Overrides {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            hidden: self.hidden,
+            seed: self.seed,
+            threads: self.threads,
+            workers: self.workers,
+            init: self.init.map(|i| match i {
+                InitArg::Default => InitMode::Default,
+                InitArg::Shared => InitMode::Shared,
+            }),
+            limit: self.limit,
+        })
+    }
+}
+
+pub fn data_dir(flag: &Option<PathBuf>) -> PathBuf {
+    flag.clone().unwrap_or_else(mlcmp_data::default_dir)
+}

@@ -1,0 +1,53 @@
+//! `mlcmp regress`, and `--regress` on compare and bench.
+
+use crate::args::RunOpts;
+use anyhow::{bail, Result};
+use mlcmp_core::export::{regress::table_of, Style};
+use mlcmp_core::output::write_atomic;
+use mlcmp_core::results::Results;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Print the regression table of `current` against the baseline file; exit 1 when a metric regressed.
+pub fn regress(baseline: &Path, current: &Results, markdown: Option<&Path>) -> Result<ExitCode> {
+    let base = Results::load(baseline)?;
+    let checks = mlcmp_core::regress::checks(&base, current)?;
+    println!("Regression check against {}", baseline.display());
+    println!("{}", table_of(&checks, Style::Text));
+    if let Some(p) = markdown {
+        let md = format!(
+            "### Regression check against {}\n\n{}\n",
+            baseline.display(),
+            table_of(&checks, Style::Markdown)
+        );
+        write_atomic(p, md.as_bytes(), true)?;
+    }
+    let failed: Vec<&str> =
+        checks.iter().filter(|c| c.pass == Some(false)).map(|c| c.metric.as_str()).collect();
+    if failed.is_empty() {
+        println!("no regression");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("mlcmp: regression: {}", failed.join("; "));
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// `--regress` needs `--json`, and a readable baseline, before any training.
+pub fn regress_needs_json(baseline: &Option<PathBuf>, opts: &RunOpts) -> Result<()> {
+    if baseline.is_some() && opts.json.is_none() {
+        bail!("--regress needs --json FILE: the results to check are written there first");
+    }
+    if let Some(b) = baseline {
+        Results::load(b)?; // a missing or malformed baseline fails before any training
+    }
+    Ok(())
+}
+
+/// `compare/bench --regress BASELINE`: the check runs on the results just written with --json.
+pub fn finish_with_regress(code: ExitCode, baseline: Option<&Path>, json: Option<&Path>) -> Result<ExitCode> {
+    match (baseline, json) {
+        (Some(b), Some(j)) if code == ExitCode::SUCCESS => regress(b, &Results::load(j)?, None),
+        _ => Ok(code),
+    }
+}

@@ -1,0 +1,75 @@
+//! `mlcmp train` and `mlcmp compare`: the backends one after the other in this process.
+
+use crate::args::{BackendName, RunOpts};
+use crate::outputs::exit_code;
+use crate::{backends, progress};
+use anyhow::{bail, Context, Result};
+use mlcmp_core::driver;
+use mlcmp_core::export::{compare, Style};
+use mlcmp_core::interrupt::request_stop;
+use mlcmp_core::machine::Machine;
+use mlcmp_core::recipe::InitMode;
+use mlcmp_core::results::Results;
+use mlcmp_core::run::Status;
+use std::process::ExitCode;
+
+pub fn train_or_compare(
+    opts: &RunOpts,
+    names: &[BackendName],
+    tables: bool,
+    save: bool,
+    check_parity: Option<f64>,
+) -> Result<ExitCode> {
+    let recipe = opts.recipe()?;
+    if let Some(tol) = check_parity {
+        if recipe.init != InitMode::Shared {
+            bail!("--check-parity needs --init shared (identical weights and batches)");
+        }
+        if !(tol.is_finite() && tol >= 0.0) {
+            bail!("--check-parity {tol}: use a finite tolerance >= 0");
+        }
+    }
+    let mut backends =
+        names.iter().map(|&n| backends::make(n, recipe.threads.resolve())).collect::<Result<Vec<_>>>()?;
+    let data = driver::load_data(&crate::args::data_dir(&opts.data_dir), recipe.limit)?;
+    recipe.validate_for(data.train.len())?;
+    opts.check_json_target()?;
+    ctrlc::set_handler(request_stop).context("cannot install the Ctrl-C handler")?;
+
+    let mut results =
+        Results::new(Machine::detect(recipe.threads.resolve()), backends::versions(), recipe.clone());
+    let mut progress = progress::Progress::new(names.len() > 1);
+    driver::run_all(&recipe, &data, &mut backends, &mut results, &mut |b, e| progress.event(b, e));
+    progress.finish();
+
+    if tables {
+        println!("\n{}", compare::render(&results, Style::Text));
+    }
+    opts.write_outputs(&results, (tables && save).then_some("compare"))?;
+    for r in results.runs.iter().filter(|r| r.status != Status::Ok) {
+        let at =
+            r.stopped_at.map(|p| format!(" at epoch {}, batch {}", p.epoch, p.batch)).unwrap_or_default();
+        let why = r.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+        eprintln!("mlcmp: {} {}{at}{why}", r.backend, r.status);
+    }
+    if let Some(tol) = check_parity {
+        match &results.parity {
+            Some(p) if p.within(tol) => println!(
+                "parity ok: max batch loss difference {:.2e}, max weight difference {:.2e} <= {tol:.0e}",
+                p.max_batch_loss_diff, p.max_weight_diff
+            ),
+            Some(p) => {
+                eprintln!(
+                    "mlcmp: parity check failed: max batch loss difference {:.2e}, max weight difference {:.2e}, tolerance {tol:.0e}",
+                    p.max_batch_loss_diff, p.max_weight_diff
+                );
+                return Ok(ExitCode::from(1));
+            }
+            None => {
+                eprintln!("mlcmp: parity check failed: no two complete runs to compare");
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    Ok(exit_code(&results))
+}

@@ -1,0 +1,76 @@
+//! Worker processes: the bench runs each backend in a child process and reads its result back.
+
+use crate::backend::{run_backend, Backend, Job};
+use crate::interrupt::stop_requested;
+use crate::recipe::Recipe;
+use crate::run::{RunResult, Status};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// What a worker prints on stdout: its run and its peak resident memory.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WorkerReport {
+    pub run: RunResult,
+    pub peak_rss_mb: f64,
+}
+
+/// Peak resident set size of this process (VmHWM), in MB.
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// The gluon backend's worker: a binary without libtorch, so its memory is the engine's own (the
+/// main binary maps about 110 MB of libtorch before doing anything).
+pub const GLUON_WORKER: &str = "mlcmp-gluon-worker";
+
+/// Run `backend` in a child process (`exe worker ...`, or the libtorch-free gluon worker beside
+/// `exe`), `warmup` extra epochs first.
+pub fn run_worker(exe: &Path, backend: &str, recipe: &Recipe, warmup: usize, data_dir: &Path) -> RunResult {
+    let json = serde_json::to_string(recipe).expect("recipe serialises");
+    let gluon_worker = exe.with_file_name(GLUON_WORKER);
+    let exe =
+        if backend.starts_with("gluon") && gluon_worker.is_file() { gluon_worker.as_path() } else { exe };
+    let out = Command::new(exe)
+        .args(["worker", "--backend", backend, "--warmup", &warmup.to_string(), "--recipe-json", &json])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output();
+    let failed = |why: String| {
+        let status = if stop_requested() { Status::Interrupted } else { Status::Failed };
+        RunResult::failed(backend, recipe.threads.resolve(), status, why)
+    };
+    match out {
+        Err(e) => failed(format!("cannot start the worker {}: {e}", exe.display())),
+        Ok(o) => match serde_json::from_slice::<WorkerReport>(&o.stdout) {
+            Ok(w) => RunResult { peak_rss_mb: Some(w.peak_rss_mb), ..w.run },
+            Err(_) => failed(format!("the worker exited with {} without a result", o.status)),
+        },
+    }
+}
+
+/// The worker side: train `backend` with `warmup` extra epochs first (marked as warm-up) on the
+/// recipe in `recipe_json`, and print a [`WorkerReport`] as one JSON line.
+pub fn worker(backend: &mut dyn Backend, warmup: usize, recipe_json: &str, dir: &Path) -> anyhow::Result<()> {
+    let mut recipe = Recipe::parse(recipe_json, "--recipe-json")?;
+    let threads = recipe.threads.resolve();
+    // The parent checked the checksums once for all workers.
+    let mut data = mlcmp_data::Mnist::load(dir)?;
+    data.limit(recipe.limit);
+    recipe.epochs += warmup;
+    let job = Job { recipe: &recipe, data: &data, shared: None };
+    let mut run = run_backend(backend, &job, threads, &mut |_| {});
+    for e in run.epochs.iter_mut().take(warmup) {
+        e.warmup = true;
+    }
+    let report = WorkerReport { run, peak_rss_mb: peak_rss_mb() };
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}

@@ -1,0 +1,129 @@
+//! The bench tables: epoch time per backend, paired speed ratios, where the time goes, the floor.
+
+use super::table::{num as f, right, table, Style};
+use crate::bench::summary::{self, floor_s, groups};
+use crate::results::Results;
+use crate::run::{EpochResult, Status, Variant};
+use crate::stats::median;
+use comfy_table::{Cell, Table};
+
+/// Per backend (and sweep point): median / min / max epoch, throughput, multiple of the floor, memory.
+pub fn timing_table(res: &Results, style: Style) -> Table {
+    let mut t = table(
+        style,
+        &[
+            "backend",
+            "batch",
+            "hidden",
+            "median s",
+            "min s",
+            "max s",
+            "samples/s",
+            "x floor",
+            "peak RSS MB",
+            "threads",
+            "epochs timed",
+            "status",
+        ],
+    );
+    for g in groups(res) {
+        let times = g.times();
+        let med = median(&times);
+        let rss = g.runs.iter().filter_map(|r| r.peak_rss_mb).fold(f64::NAN, f64::max);
+        let bad: Vec<String> =
+            g.runs.iter().filter(|r| r.status != Status::Ok).map(|r| r.status.to_string()).collect();
+        t.add_row(vec![
+            Cell::new(&g.backend),
+            right(g.variant.batch_size),
+            right(g.variant.hidden),
+            right(f(med, 3)),
+            right(f(times.iter().copied().fold(f64::NAN, f64::min), 3)),
+            right(f(times.iter().copied().fold(f64::NAN, f64::max), 3)),
+            right(f(g.samples() as f64 / med, 0)),
+            right(f(med / floor_s(res, g.variant), 2)),
+            right(f(rss, 0)),
+            right(g.runs[0].threads),
+            right(times.len()),
+            Cell::new(if bad.is_empty() { "ok".to_string() } else { bad.join(", ") }),
+        ]);
+    }
+    t
+}
+
+/// Per repeat, torch's epoch time over each other backend's (paired runs), and the median ratio.
+pub fn ratio_table(res: &Results, style: Style) -> Table {
+    let mut t = table(style, &["batch", "hidden", "ratio", "per repeat", "median"]);
+    let all = groups(res);
+    for g in all.iter().filter(|g| g.backend != "torch") {
+        let Some(torch) = all.iter().find(|x| x.variant == g.variant && x.backend == "torch") else {
+            continue;
+        };
+        let ratios = summary::paired_ratios(torch, g);
+        t.add_row(vec![
+            right(g.variant.batch_size),
+            right(g.variant.hidden),
+            Cell::new(format!("torch / {}", g.backend)),
+            Cell::new(ratios.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(" ")),
+            right(if ratios.is_empty() { "-".into() } else { format!("{}x", f(median(&ratios), 2)) }),
+        ]);
+    }
+    t
+}
+
+/// Where each backend's epoch goes: median seconds per phase, and the evaluation after it.
+pub fn phase_table(res: &Results, style: Style) -> Table {
+    let mut t = table(
+        style,
+        &["backend", "batch", "hidden", "data s", "forward s", "backward s", "update s", "epoch s", "eval s"],
+    );
+    for g in groups(res) {
+        let eps: Vec<&EpochResult> =
+            g.runs.iter().flat_map(|r| r.epochs.iter().filter(|e| !e.warmup)).collect();
+        let m = |get: fn(&EpochResult) -> f64| f(median(&eps.iter().map(|e| get(e)).collect::<Vec<_>>()), 3);
+        let untimed = eps.iter().all(|e| e.phases == Default::default());
+        let p = |get: fn(&EpochResult) -> f64| if untimed { "-".to_string() } else { m(get) };
+        t.add_row(vec![
+            Cell::new(&g.backend),
+            right(g.variant.batch_size),
+            right(g.variant.hidden),
+            right(p(|e| e.phases.data_s)),
+            right(p(|e| e.phases.forward_s)),
+            right(p(|e| e.phases.backward_s)),
+            right(p(|e| e.phases.update_s)),
+            right(m(|e| e.time_s)),
+            right(m(|e| e.eval_s)),
+        ]);
+    }
+    t
+}
+
+/// One paragraph on the floor: how it was measured and what it is.
+pub fn floor_text(res: &Results) -> String {
+    let Some(b) = &res.bench else { return String::new() };
+    let v = Variant { batch_size: res.recipe.batch_size, hidden: res.recipe.hidden };
+    let samples = res.runs.iter().find_map(|r| r.epochs.first().map(|e| e.samples)).unwrap_or(0);
+    format!(
+        "floor: {:.1} GFLOP per epoch (batch {}, hidden {}) / {:.0} GFLOP/s (libtorch matmul {}, {} threads, best of 3 medians of 200, in a worker process) = {:.3} s per epoch",
+        summary::epoch_flops(res, v, samples) / 1e9,
+        v.batch_size,
+        v.hidden,
+        b.matmul_gflops,
+        b.matmul_shape,
+        res.machine.threads,
+        floor_s(res, v)
+    )
+}
+
+/// All bench tables with titles.
+pub fn render(res: &Results, style: Style) -> String {
+    format!(
+        "{}{}\n\n{}{}\n\n{}{}\n\n{}\n",
+        style.title("Epoch time per backend"),
+        timing_table(res, style),
+        style.title("Speed ratios (paired repeats)"),
+        ratio_table(res, style),
+        style.title("Where the time goes (medians per epoch)"),
+        phase_table(res, style),
+        floor_text(res)
+    )
+}

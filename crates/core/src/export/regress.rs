@@ -1,0 +1,24 @@
+//! The regression checks as a table.
+
+use super::table::{right, table, Style};
+use crate::regress::Check;
+use comfy_table::{Cell, Table};
+
+pub fn table_of(checks: &[Check], style: Style) -> Table {
+    let mut t = table(style, &["metric", "baseline", "current", "allowed", "verdict"]);
+    for c in checks {
+        let verdict = match c.pass {
+            Some(true) => "ok",
+            Some(false) => "REGRESSED",
+            None => "",
+        };
+        t.add_row(vec![
+            Cell::new(&c.metric),
+            right(format!("{:.4}", c.baseline)),
+            right(format!("{:.4}", c.current)),
+            Cell::new(&c.allowed),
+            Cell::new(verdict),
+        ]);
+    }
+    t
+}

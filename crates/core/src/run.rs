@@ -1,0 +1,144 @@
+//! What a run produced: its epochs, status and where it stopped (the results file's `runs`).
+
+use crate::stats::mean;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochResult {
+    pub epoch: usize,
+    /// Mean over the epoch's batches of each batch's mean loss (the article's "avg loss").
+    pub avg_loss: f64,
+    pub train_acc: f64,
+    pub test_acc: f64,
+    /// Wall clock of the training epoch, data loading included, evaluation excluded.
+    pub time_s: f64,
+    /// Wall clock of the evaluation after the epoch (train and test accuracy).
+    pub eval_s: f64,
+    pub batches: usize,
+    pub samples: usize,
+    /// Where the epoch's time went.
+    #[serde(default)]
+    pub phases: Phases,
+    /// A warm-up epoch (`mlcmp bench`): reported, left out of the timing statistics.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub warmup: bool,
+    /// Each batch's mean loss, in order (kept in memory for parity checks; not saved).
+    #[serde(skip)]
+    pub batch_losses: Vec<f32>,
+}
+
+impl EpochResult {
+    /// A finished epoch from its batch losses; the accuracies and timings are the caller's.
+    pub fn new(epoch: usize, batch_losses: Vec<f32>, samples: usize) -> EpochResult {
+        EpochResult {
+            epoch,
+            avg_loss: mean(&batch_losses),
+            train_acc: f64::NAN,
+            test_acc: f64::NAN,
+            time_s: f64::NAN,
+            eval_s: f64::NAN,
+            batches: batch_losses.len(),
+            samples,
+            phases: Phases::default(),
+            warmup: false,
+            batch_losses,
+        }
+    }
+}
+
+/// Seconds of an epoch spent in each phase of the training loop.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Phases {
+    /// Batch assembly: indexing, u8 -> f32, normalisation.
+    pub data_s: f64,
+    /// Forward pass and loss (including reading the loss back).
+    pub forward_s: f64,
+    /// Backward pass (and zeroing gradients where the framework needs it).
+    pub backward_s: f64,
+    /// Optimizer update.
+    pub update_s: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Diverged,
+    Interrupted,
+    Failed,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Ok => "ok",
+            Status::Diverged => "diverged",
+            Status::Interrupted => "interrupted",
+            Status::Failed => "failed",
+        })
+    }
+}
+
+/// The sizes of one point of a `bench --sweep`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Variant {
+    pub batch_size: usize,
+    pub hidden: usize,
+}
+
+/// Where a run stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopPoint {
+    pub epoch: usize,
+    pub batch: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub backend: String,
+    pub status: Status,
+    pub threads: usize,
+    pub epochs: Vec<EpochResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<StopPoint>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// `mlcmp bench`: which repeat, the sizes swept, and the worker process's peak memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<Variant>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_mb: Option<f64>,
+    /// The parameters after training, in the order of the model's parameter shapes (for parity
+    /// checks; not saved).
+    #[serde(skip)]
+    pub final_params: Vec<Vec<f32>>,
+}
+
+impl RunResult {
+    pub fn new(backend: &str, threads: usize) -> RunResult {
+        RunResult {
+            backend: backend.into(),
+            status: Status::Ok,
+            threads,
+            epochs: vec![],
+            stopped_at: None,
+            error: None,
+            repeat: None,
+            variant: None,
+            peak_rss_mb: None,
+            final_params: vec![],
+        }
+    }
+
+    /// A run that left nothing but its reason (`status` failed or interrupted).
+    pub fn failed(backend: &str, threads: usize, status: Status, why: String) -> RunResult {
+        RunResult { status, error: Some(why), ..RunResult::new(backend, threads) }
+    }
+
+    /// The epoch times outside warm-up (what the timing statistics use).
+    pub fn timed_epochs(&self) -> Vec<f64> {
+        self.epochs.iter().filter(|e| !e.warmup).map(|e| e.time_s).collect()
+    }
+}

@@ -1,0 +1,61 @@
+//! `--init shared`: the same initial weights and batch order for every backend, drawn once from the
+//! recipe's seed.
+
+use crate::model::Model;
+use crate::recipe::Recipe;
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::SplitMix64;
+
+/// Initial weights and batch order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shared {
+    /// The model's parameters in the order and layout of [`Model::param_shapes`], row-major.
+    pub params: Vec<Vec<f32>>,
+    /// For each epoch, its batches of sample indices.
+    pub epochs: Vec<Vec<Vec<usize>>>,
+}
+
+impl Shared {
+    /// Weights ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's default), then one shuffle per epoch.
+    pub fn draw(recipe: &Recipe, model: &Model, train_len: usize) -> Shared {
+        let mut rng = SplitMix64::seed_from_u64(recipe.seed);
+        let params = model
+            .param_shapes()
+            .iter()
+            .zip(model.fan_ins())
+            .map(|(shape, fan_in)| {
+                let bound = 1.0 / (fan_in as f64).sqrt();
+                let n = shape.iter().product();
+                (0..n).map(|_| ((2.0 * rng.random::<f64>() - 1.0) * bound) as f32).collect()
+            })
+            .collect();
+        let epochs = (0..recipe.epochs)
+            .map(|_| {
+                let mut order: Vec<usize> = (0..train_len).collect();
+                if recipe.shuffle {
+                    shuffle(&mut rng, &mut order);
+                }
+                order.chunks(recipe.batch_size).map(<[usize]>::to_vec).collect()
+            })
+            .collect();
+        Shared { params, epochs }
+    }
+
+    /// The same, with every initial weight moved by one f32 rounding step (x * (1 + 2^-23)). Running
+    /// one backend from both shows how far f32 rounding alone carries two runs apart: the floor that
+    /// two frameworks with different summation orders cannot beat.
+    pub fn perturbed(&self) -> Shared {
+        let params =
+            self.params.iter().map(|p| p.iter().map(|v| v * (1.0 + f32::EPSILON)).collect()).collect();
+        Shared { params, epochs: self.epochs.clone() }
+    }
+}
+
+/// Fisher-Yates with the index drawn as `floor(u * (i + 1))` from a uniform f64. Kept instead of
+/// `SliceRandom::shuffle` (which draws indices another way) so a seed gives the same batches as
+/// every earlier mlcmp release and as the saved baselines.
+fn shuffle(rng: &mut SplitMix64, v: &mut [usize]) {
+    for i in (1..v.len()).rev() {
+        v.swap(i, (rng.random::<f64>() * (i + 1) as f64) as usize);
+    }
+}

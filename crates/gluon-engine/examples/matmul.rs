@@ -1,0 +1,46 @@
+//! The recipe's two big products timed with this engine: `cargo run --release -p mlcmp-gluon-engine --example matmul`.
+//! Prints the median GFLOP/s of 500 calls each (after a warm-up).
+use mlcmp_gluon_engine::nd::{self, random};
+use std::time::Instant;
+
+fn rate(name: &str, flops: f64, f: impl Fn()) {
+    for _ in 0..50 {
+        f();
+    }
+    let mut t: Vec<f64> = (0..500)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64()
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    println!("{name:<40} {:>7.1} GFLOP/s  (median {:.1} us)", flops / t[250] / 1e9, t[250] * 1e6);
+}
+
+fn main() {
+    let threads: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(2);
+    mlcmp_gluon_engine::set_num_threads(threads);
+    let (b, k, h) = (128, 784, 256);
+    let x = random::uniform(-1.0, 1.0, (b, k));
+    let w = random::uniform(-1.0, 1.0, (h, k));
+    let g = random::uniform(-1.0, 1.0, (b, h));
+    let flops = 2.0 * (b * k * h) as f64;
+    rate("forward  x . W^T   (128x784).(784x256)", flops, || drop(nd::dot(&x, &w, false, true).unwrap()));
+    rate("backward g^T . x   (256x128).(128x784)", flops, || drop(nd::dot(&g, &x, true, false).unwrap()));
+    // The same product after 100 us of single-threaded work, as in a training step: the pool's
+    // threads have gone to sleep and must be woken.
+    let busy = || {
+        let t = Instant::now();
+        while t.elapsed().as_micros() < 100 {
+            std::hint::spin_loop();
+        }
+    };
+    rate("forward after 100 us of other work", flops, || {
+        busy();
+        let t = Instant::now();
+        drop(nd::dot(&x, &w, false, true).unwrap());
+        let _ = t;
+    });
+    println!("threads: {}", mlcmp_gluon_engine::num_threads());
+}

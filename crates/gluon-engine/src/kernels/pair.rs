@@ -1,0 +1,113 @@
+//! Fork-join for exactly two threads with one persistent helper thread that spins between jobs
+//! (the two-thread case of [`super::threads`]).
+//!
+//! A training step runs three large products with ~100 us of single-threaded work between them;
+//! rayon's workers fall asleep in that gap and waking them costs ~35 us per product (measured with
+//! `cargo run --release -p mlcmp-gluon-engine --example matmul`). The caller here does its half at once while
+//! the helper, spinning for up to 300 us after its last job, takes the other half.
+
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Condvar, LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+type Job = &'static (dyn Fn() + Sync);
+
+struct Helper {
+    /// Held by the one caller using the helper; others run both halves themselves.
+    busy: Mutex<()>,
+    job: Mutex<Option<Job>>,
+    posted: AtomicUsize,
+    done: AtomicUsize,
+    panicked: AtomicBool,
+    sleeping: AtomicBool,
+    lock: Mutex<()>,
+    wake: Condvar,
+}
+
+const SPIN: Duration = Duration::from_micros(300);
+
+static HELPER: LazyLock<&'static Helper> = LazyLock::new(|| {
+    let h: &'static Helper = Box::leak(Box::new(Helper {
+        busy: Mutex::new(()),
+        job: Mutex::new(None),
+        posted: AtomicUsize::new(0),
+        done: AtomicUsize::new(0),
+        panicked: AtomicBool::new(false),
+        sleeping: AtomicBool::new(false),
+        lock: Mutex::new(()),
+        wake: Condvar::new(),
+    }));
+    std::thread::Builder::new()
+        .name("gluon-helper".into())
+        .spawn(move || h.run())
+        .expect("spawn the helper thread");
+    h
+});
+
+impl Helper {
+    fn run(&self) {
+        let mut seen = 0;
+        loop {
+            let start = Instant::now();
+            while self.posted.load(SeqCst) == seen {
+                if start.elapsed() < SPIN {
+                    std::hint::spin_loop();
+                    continue;
+                }
+                let mut g = self.lock.lock().unwrap();
+                self.sleeping.store(true, SeqCst);
+                while self.posted.load(SeqCst) == seen {
+                    g = self.wake.wait(g).unwrap();
+                }
+                self.sleeping.store(false, SeqCst);
+            }
+            seen = self.posted.load(SeqCst);
+            if let Some(job) = self.job.lock().unwrap().take() {
+                if catch_unwind(AssertUnwindSafe(job)).is_err() {
+                    self.panicked.store(true, SeqCst);
+                }
+            }
+            self.done.store(seen, SeqCst);
+        }
+    }
+}
+
+/// Run `a` here and `b` on the helper, returning when both are done (also when `a` panics: the
+/// panic is resumed only after the helper has finished with `b`). When another thread is using the
+/// helper, both run here, one after the other.
+pub(crate) fn join(a: impl FnOnce(), b: impl Fn() + Sync) {
+    let h = *HELPER;
+    let Ok(_busy) = h.busy.try_lock() else {
+        a();
+        b();
+        return;
+    };
+    let b_ref: &(dyn Fn() + Sync) = &b;
+    // SAFETY: the helper drops its reference before it publishes `done`, and this function neither
+    // returns nor unwinds (so `b` stays alive) until `done` shows this job: a panic in `a` is caught
+    // and resumed after the wait.
+    let job: Job = unsafe { std::mem::transmute::<&(dyn Fn() + Sync), Job>(b_ref) };
+    *h.job.lock().unwrap() = Some(job);
+    let gen = h.posted.fetch_add(1, SeqCst) + 1;
+    if h.sleeping.load(SeqCst) {
+        let _g = h.lock.lock().unwrap();
+        h.wake.notify_one();
+    }
+    let here = catch_unwind(AssertUnwindSafe(a));
+    let start = Instant::now();
+    while h.done.load(SeqCst) != gen {
+        if start.elapsed() < Duration::from_micros(20) {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+    let there = h.panicked.swap(false, SeqCst);
+    if let Err(p) = here {
+        resume_unwind(p);
+    }
+    if there {
+        panic!("a kernel part on the helper thread panicked");
+    }
+}

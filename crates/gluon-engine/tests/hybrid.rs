@@ -1,0 +1,99 @@
+//! `hybridize()`: the planned executor gives the imperative results, forward and gradients.
+
+use mlcmp_gluon_engine::nd::{self, NDArray};
+use mlcmp_gluon_engine::nn::{self, Block};
+use mlcmp_gluon_engine::{autograd, loss, GradReq, Init, Trainer};
+
+fn close(a: &NDArray, b: &NDArray, what: &str) {
+    let (a, b) = (a.to_vec().unwrap(), b.to_vec().unwrap());
+    assert_eq!(a.len(), b.len(), "{what}");
+    let scale = a.iter().fold(1e-6f32, |m, x| m.max(x.abs()));
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() <= 1e-5 * scale, "{what}: {x} vs {y}");
+    }
+}
+
+fn net(separate_act: bool) -> nn::Sequential {
+    let net = nn::Sequential::new();
+    net.name_scope(|| {
+        if separate_act {
+            net.add(nn::Dense::new(16));
+            net.add(nn::Activation::new("relu").unwrap());
+        } else {
+            net.add(nn::Dense::new(16).activation("relu"));
+        }
+        net.add(nn::Dense::new(8).activation("tanh"));
+        net.add(nn::Dense::new(8).activation("sigmoid").use_bias(false));
+        net.add(nn::Dense::new(3));
+    });
+    net
+}
+
+#[test]
+fn planned_matches_imperative() {
+    for separate_act in [false, true] {
+        nd::random::seed(4);
+        let (a, b) = (net(separate_act), net(separate_act));
+        a.initialize_with(&Init::xavier(), false).unwrap();
+        b.initialize_with(&Init::xavier(), false).unwrap();
+        let x = nd::random::uniform(-1.0, 1.0, (5, 2, 3, 2)); // flattened to 12 features
+        let y = nd::array(&[0.0, 2.0, 1.0, 1.0, 0.0]);
+        a.forward(&x).unwrap();
+        b.forward(&x).unwrap();
+        for (pa, pb) in a.collect_params().iter().zip(b.collect_params().iter()) {
+            pb.set_data(&pa.data().unwrap()).unwrap();
+        }
+        b.hybridize();
+        let ce = loss::SoftmaxCrossEntropyLoss::new();
+        for call in 0..3 {
+            let xa = x.detach();
+            xa.attach_grad(GradReq::Write);
+            let xb = x.detach();
+            xb.attach_grad(GradReq::Write);
+            let la = autograd::record(|| ce.forward(&a.forward(&xa)?, &y)).unwrap();
+            let lb = autograd::record(|| ce.forward(&b.forward(&xb)?, &y)).unwrap();
+            assert!(b.is_planned(), "planned after the first call");
+            close(&la, &lb, &format!("call {call}: loss"));
+            la.backward().unwrap();
+            lb.backward().unwrap();
+            close(&xa.grad().unwrap(), &xb.grad().unwrap(), "input gradient");
+            assert_eq!(xb.grad().unwrap().shape(), vec![5, 2, 3, 2]);
+            for (pa, pb) in a.collect_params().iter().zip(b.collect_params().iter()) {
+                close(&pa.grad().unwrap(), &pb.grad().unwrap(), pb.name());
+            }
+            // Train both a step so the next call checks fresh weights too.
+            Trainer::new(a.collect_params(), "sgd", &[("learning_rate", 0.5)]).unwrap().step(5).unwrap();
+            Trainer::new(b.collect_params(), "sgd", &[("learning_rate", 0.5)]).unwrap().step(5).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_data_gets_no_gradient_unless_asked_and_stale_backward_is_an_error() {
+    let n = net(false);
+    n.initialize().unwrap();
+    n.hybridize();
+    let x = nd::random::uniform(-1.0, 1.0, (4, 12));
+    n.forward(&x).unwrap();
+    let out = autograd::record(|| n.forward(&x)).unwrap();
+    out.backward().unwrap();
+    assert!(x.grad().is_err(), "no attach_grad, no gradient");
+    let first = autograd::record(|| n.forward(&x)).unwrap();
+    let _second = autograd::record(|| n.forward(&x)).unwrap();
+    let e = first.backward().unwrap_err();
+    assert!(e.to_string().contains("ran forward again before this backward"), "{e}");
+}
+
+#[test]
+fn blocks_that_cannot_be_planned_stay_imperative() {
+    let n = nn::Sequential::new();
+    n.add(nn::Activation::new("tanh").unwrap()); // nothing to fuse it into
+    n.add(nn::Dense::new(2));
+    n.initialize().unwrap();
+    n.hybridize();
+    let x = nd::ones((3, 4));
+    let a = n.forward(&x).unwrap();
+    let b = n.forward(&x).unwrap();
+    assert!(!n.is_planned());
+    close(&a, &b, "imperative both times");
+}
