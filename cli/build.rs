@@ -8,9 +8,13 @@ fn main() {
             println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.join("lib").display());
         }
     }
-    let lock = std::fs::read_to_string("../Cargo.lock").unwrap_or_default();
+    let lock: Lock = std::fs::read_to_string("../Cargo.lock")
+        .ok()
+        .and_then(|s| toml::from_str(&s).ok())
+        .unwrap_or(Lock { package: vec![] });
     for (name, var) in [("tch", "MLCMP_TCH_VERSION"), ("candle-core", "MLCMP_CANDLE_VERSION")] {
-        println!("cargo:rustc-env={var}={}", locked_version(&lock, name).unwrap_or_else(|| "unknown".into()));
+        let version = lock.package.iter().find(|p| p.name == name).map(|p| p.version.as_str());
+        println!("cargo:rustc-env={var}={}", version.unwrap_or("unknown"));
     }
     let git = std::process::Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
@@ -25,8 +29,14 @@ fn main() {
     println!("cargo:rerun-if-changed=../Cargo.lock");
 }
 
-fn locked_version(lock: &str, name: &str) -> Option<String> {
-    let needle = format!("name = \"{name}\"\n");
-    let at = lock.find(&needle)? + needle.len();
-    lock[at..].lines().next()?.strip_prefix("version = ").map(|v| v.trim_matches('"').to_string())
+/// The part of Cargo.lock read here: each package's name and version.
+#[derive(serde::Deserialize)]
+struct Lock {
+    package: Vec<Package>,
+}
+
+#[derive(serde::Deserialize)]
+struct Package {
+    name: String,
+    version: String,
 }

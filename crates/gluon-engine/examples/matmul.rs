@@ -1,21 +1,14 @@
 //! The recipe's two big products timed with this engine: `cargo run --release -p mlcmp-gluon-engine --example matmul`.
 //! Prints the median GFLOP/s of 500 calls each (after a warm-up).
-use mlcmp_gluon_engine::nd::{self, random};
+mod common;
+
 use std::time::Instant;
 
+use mlcmp_gluon_engine::nd::{self, random};
+
 fn rate(name: &str, flops: f64, f: impl Fn()) {
-    for _ in 0..50 {
-        f();
-    }
-    let mut t: Vec<f64> = (0..500)
-        .map(|_| {
-            let s = Instant::now();
-            f();
-            s.elapsed().as_secs_f64()
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    println!("{name:<40} {:>7.1} GFLOP/s  (median {:.1} us)", flops / t[250] / 1e9, t[250] * 1e6);
+    let t = common::median_s(500, f);
+    println!("{name:<40} {:>7.1} GFLOP/s  (median {:.1} us)", flops / t / 1e9, t * 1e6);
 }
 
 fn main() {

@@ -1,21 +1,11 @@
 //! Per-op cost of one training step of the recipe: `cargo run --release -p mlcmp-gluon-engine --example ops`.
+mod common;
+
 use mlcmp_gluon_engine::nd::{self, random, NDArray};
 use mlcmp_gluon_engine::{autograd, GradReq};
-use std::time::Instant;
 
 fn time(name: &str, f: impl Fn()) {
-    for _ in 0..50 {
-        f();
-    }
-    let mut t: Vec<f64> = (0..300)
-        .map(|_| {
-            let s = Instant::now();
-            f();
-            s.elapsed().as_secs_f64()
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    println!("{name:<36} {:>8.1} us", t[150] * 1e6);
+    println!("{name:<36} {:>8.1} us", common::median_s(300, f) * 1e6);
 }
 
 fn main() {

@@ -1,10 +1,12 @@
-//! # gluon: an MXNet Gluon-style deep learning engine in Rust
+//! # mlcmp-gluon-engine: an MXNet Gluon-style deep learning engine in Rust
 //!
 //! Imperative NDArrays on candle-core CPU tensors, with this crate's own tape-based autograd
 //! (`autograd::record`, `backward`, grad_req write/add/null), Blocks with deferred shape inference and
 //! MXNet naming, `initialize()`, per-sample losses, `Trainer::step(batch_size)` and a DataLoader.
 //! The module map follows `mxnet.gluon`: [`nd`], [`autograd`], [`nn`], [`loss`], [`trainer`],
-//! [`init`], [`data`].
+//! [`init`], [`data`]. Under them, private f32 kernels (products split across cores, the fused
+//! dense layer) run on the engine's own threads: `set_num_threads(n)` sets how many, and
+//! `num_threads()` reports what the kernels really use.
 //!
 //! The article "Ten minutes from PyTorch to MXNet" trains an MNIST MLP like this; in Rust, line for line:
 //!

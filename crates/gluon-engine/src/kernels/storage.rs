@@ -1,7 +1,10 @@
 //! Borrowing a candle tensor's values as a slice, and wrapping a vector as a tensor.
 
 use crate::error::{bail, Result};
-use candle_core::{Storage, Tensor};
+use candle_core::{Device, Storage, Tensor};
+
+/// The only device this engine runs on.
+pub(crate) const DEV: Device = Device::Cpu;
 
 /// Borrow a tensor's values as `T` (row-major; the tensor is made contiguous first when it is not).
 fn with_slice<T: candle_core::WithDType, R>(t: &Tensor, f: impl FnOnce(&[T]) -> R) -> Result<R> {
@@ -29,5 +32,5 @@ pub(crate) fn with_u8<R>(t: &Tensor, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
 
 /// A new f32 tensor of `shape` from `values`, without copying.
 pub(crate) fn tensor(values: Vec<f32>, shape: &[usize]) -> Result<Tensor> {
-    Ok(Tensor::from_vec(values, shape, &candle_core::Device::Cpu)?)
+    Ok(Tensor::from_vec(values, shape, &DEV)?)
 }

@@ -4,7 +4,7 @@
 use super::op::Op;
 use crate::autograd::GradReq;
 use crate::error::{bail, Result};
-use candle_core::{DType, Device, Shape, Tensor};
+use candle_core::{DType, Shape, Tensor};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -23,7 +23,7 @@ pub fn cpu() -> Context {
     Context
 }
 
-pub(crate) const DEV: Device = Device::Cpu;
+pub(crate) use crate::kernels::storage::DEV;
 
 /// How a recorded array was computed: the tape is the graph of these.
 #[derive(Debug, Clone)]

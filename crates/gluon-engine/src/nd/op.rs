@@ -1,12 +1,11 @@
 //! What an op records for its backward ([`Op`]), and each op's backward: the output gradient in,
 //! the inputs' gradients out. Forwards live in `ops`; each op's backward is found here by name.
 
-use super::array::DEV;
 use crate::error::Result;
 use crate::kernels::dense::{Act, Dense};
 use crate::kernels::elementwise::zip_map;
 use crate::kernels::gemm::matmul;
-use crate::kernels::storage::{tensor, with_f32};
+use crate::kernels::storage::{tensor, with_f32, DEV};
 use candle_core::{DType, Tensor, D};
 use std::sync::Arc;
 
