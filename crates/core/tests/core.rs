@@ -226,6 +226,16 @@ mod regress {
         let mut cur = base.clone();
         cur.runs.iter_mut().flat_map(|r| r.epochs.iter_mut()).for_each(|e| e.time_s *= 3.0);
         assert!(failed(&base, &cur).is_empty());
+        // On another CPU model the ratio is shown, not gated; accuracy and loss still are.
+        let mut cur = base.clone();
+        cur.machine.cpu = "Intel(R) Xeon(R) Processor".into();
+        for e in &mut cur.runs[1].epochs {
+            e.time_s *= 1.5;
+        }
+        cur.runs[1].epochs[1].avg_loss += 0.02;
+        assert_eq!(failed(&base, &cur), ["gluon: final avg loss"]);
+        let all = checks(&base, &cur).unwrap();
+        assert!(all.iter().any(|c| c.metric.contains("(not gated: baseline from") && c.pass.is_none()));
     }
 
     #[test]
