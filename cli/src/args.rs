@@ -48,10 +48,10 @@ pub enum Cmd {
         #[command(flatten)]
         opts: RunOpts,
         /// Repeats per backend (each a fresh worker process).
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, allow_negative_numbers = true, value_parser = at_least_1)]
         repeats: usize,
         /// Warm-up epochs before the timed ones, in each worker.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = at_least_0)]
         warmup: usize,
         /// Backends to run, in this order within each repeat.
         #[arg(long, value_delimiter = ',', default_value = "torch,gluon,gluon-hybrid,torch-bare")]
@@ -93,6 +93,9 @@ pub enum Cmd {
         /// Also draw the SVG plot here.
         #[arg(long)]
         plot: Option<PathBuf>,
+        /// Overwrite an existing --plot file.
+        #[arg(long)]
+        force: bool,
     },
     /// The article's first example in both styles: ones(5,3) + 1.
     Ndarray,
@@ -138,24 +141,24 @@ pub struct RunOpts {
     /// Recipe file (default: the article's recipe, configs/article.json).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = at_least_1)]
     pub epochs: Option<usize>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = at_least_1)]
     pub batch_size: Option<usize>,
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = at_least_1)]
     pub hidden: Option<usize>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = seed)]
     pub seed: Option<u64>,
     /// Threads per backend (default: the recipe's, "all" cores).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = at_least_1)]
     pub threads: Option<usize>,
     /// Background batch-assembly threads of the Gluon DataLoader.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = at_least_0)]
     pub workers: Option<usize>,
     /// Use only the first N training and N test samples.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = at_least_1)]
     pub limit: Option<usize>,
     /// default: each framework's own initialisation; shared: identical weights and batches.
     #[arg(long, value_enum)]
@@ -212,4 +215,28 @@ impl RunOpts {
 
 pub fn data_dir(flag: &Option<PathBuf>) -> PathBuf {
     flag.clone().unwrap_or_else(mlcmp_data::default_dir)
+}
+
+/// A count of at least `min`, with a message that says the value is out of range (clap's own would
+/// call `-1` an unexpected argument).
+fn count(s: &str, min: usize) -> Result<usize, String> {
+    match s.trim().parse::<i128>() {
+        Ok(n) if n >= min as i128 && n <= usize::MAX as i128 => Ok(n as usize),
+        Ok(n) => Err(format!("{n} is out of range: use a whole number >= {min}")),
+        Err(_) => Err(format!("'{s}' is not a whole number")),
+    }
+}
+
+fn at_least_1(s: &str) -> Result<usize, String> {
+    count(s, 1)
+}
+
+fn at_least_0(s: &str) -> Result<usize, String> {
+    count(s, 0)
+}
+
+fn seed(s: &str) -> Result<u64, String> {
+    s.trim()
+        .parse::<u64>()
+        .map_err(|_| format!("'{s}' is out of range: use a whole number in 0..={}", u64::MAX))
 }

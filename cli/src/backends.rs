@@ -1,6 +1,7 @@
 //! Which backends this binary has, and the versions that go into the results.
 
 use crate::args::BackendName;
+use crate::outputs::say;
 use anyhow::Result;
 use mlcmp_core::backend::Backend;
 use mlcmp_core::machine::Versions;
@@ -61,12 +62,12 @@ pub fn versions() -> Versions {
 pub fn print_ndarray_example() -> Result<()> {
     #[cfg(feature = "torch")]
     {
-        println!("PyTorch style (tch):  torch.ones(5, 3) + 1");
+        say!("PyTorch style (tch):  torch.ones(5, 3) + 1");
         let x = tch::Tensor::ones([5, 3], (tch::Kind::Float, tch::Device::Cpu)) + 1;
-        println!("{x}\n");
+        say!("{x}\n");
     }
-    println!("Gluon style (gluon):  nd.ones((5,3)) + 1");
+    say!("Gluon style (gluon):  nd.ones((5,3)) + 1");
     let y = (mlcmp_gluon_engine::nd::ones((5, 3)) + 1)?;
-    println!("{y}");
+    say!("{y}");
     Ok(())
 }

@@ -1,15 +1,15 @@
 //! `mlcmp bench` and its worker processes.
 
 use crate::args::{data_dir, RunOpts};
-use crate::backends;
+use crate::outputs::{exit_code, say, Outputs};
 use crate::worker_args::WorkerArgs;
+use crate::{backends, preflight};
 use anyhow::{bail, Context, Result};
 use mlcmp_core::bench::{sweep, worker as bench_worker};
 use mlcmp_core::driver;
 use mlcmp_core::export::{bench as tables, Style};
 use mlcmp_core::interrupt::{request_stop, stop_requested};
 use mlcmp_core::machine::Machine;
-use mlcmp_core::output::write_atomic;
 use mlcmp_core::recipe::Recipe;
 use mlcmp_core::results::{BenchInfo, Results};
 use mlcmp_core::stats::median;
@@ -28,6 +28,8 @@ pub fn bench(
     if repeats == 0 {
         bail!("--repeats 0: use at least 1");
     }
+    // First, so a signal at any later moment keeps what is finished (SIGTERM/SIGHUP as Ctrl-C).
+    ctrlc::set_handler(request_stop).context("cannot install the Ctrl-C handler")?;
     let mut recipe = opts.recipe()?;
     if opts.epochs.is_none() && opts.config.is_none() {
         recipe.epochs = 1; // the article's recipe per repeat: the warm-up, then one timed epoch
@@ -42,9 +44,13 @@ pub fn bench(
     for v in &points {
         sweep::at(&recipe, *v).validate_for(data.train.len())?;
     }
+    preflight::threads(&recipe)?;
+    for v in &points {
+        preflight::memory(&sweep::at(&recipe, *v), data.train.len() + data.test.len())?;
+    }
     drop(data);
-    opts.check_json_target()?;
-    ctrlc::set_handler(request_stop).context("cannot install the Ctrl-C handler")?;
+    let outputs = Outputs { opts, markdown, save_as: save.then_some("bench") };
+    outputs.check()?;
     let exe = std::env::current_exe().context("cannot find the mlcmp executable for the workers")?;
 
     let mut res = Results::new(Machine::detect(threads), backends::versions(), recipe.clone());
@@ -81,13 +87,9 @@ pub fn bench(
             }
         }
     }
-    println!("\n{}", tables::render(&res, Style::Text));
-    if let Some(p) = markdown {
-        write_atomic(p, tables::render(&res, Style::Markdown).as_bytes(), true)?;
-        println!("markdown tables written to {}", p.display());
-    }
-    opts.write_outputs(&res, save.then_some("bench"))?;
-    Ok(crate::outputs::exit_code(&res))
+    say!("\n{}", tables::render(&res, Style::Text));
+    let written = outputs.write(&res, || tables::render(&res, Style::Markdown));
+    Ok(exit_code(&res, written))
 }
 
 /// The matmul rate for an (m x k).(k x n) product, measured in a worker like the runs (NaN when
@@ -117,12 +119,12 @@ pub fn worker(args: &WorkerArgs, probe: Option<&str>) -> Result<ExitCode> {
         let dims: Vec<usize> = shape.split('x').filter_map(|d| d.parse().ok()).collect();
         let [m, k, n] = dims[..] else { bail!("--probe-matmul takes MxKxN, got '{shape}'") };
         match backends::matmul_gflops(m, k, n, threads) {
-            Some(g) => println!("{g}"),
+            Some(g) => say!("{g}"),
             None => bail!("the matmul probe needs the torch backend"),
         }
         return Ok(ExitCode::SUCCESS);
     }
-    ctrlc::set_handler(request_stop).context("cannot install the Ctrl-C handler")?;
+    ctrlc::set_handler(mlcmp_core::interrupt::note_stop).context("cannot install the Ctrl-C handler")?;
     let mut backend = backends::make_named(&args.backend, threads)?;
     bench_worker::worker(backend.as_mut(), args.warmup, &args.recipe_json, &args.data_dir)?;
     Ok(ExitCode::SUCCESS)

@@ -1,56 +1,70 @@
 //! `mlcmp data`: fetch, verify and describe the MNIST files.
 
 use crate::args::DataCmd;
+use crate::outputs::say;
 use anyhow::{bail, Context, Result};
+use mlcmp_data::FileStatus;
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
+/// The project's setup script, carried in the binary so `mlcmp data fetch` works from an installed
+/// or moved binary too (it only needs bash, python3 with pip, and curl or PyPI).
+const SETUP: &str = include_str!("../../scripts/setup");
+
+/// Print each file's checksum status; true when all four are fine.
+fn verify(dir: &Path) -> bool {
+    let st = mlcmp_data::verify(dir);
+    for (p, s) in &st {
+        let s = match s {
+            FileStatus::Ok => "ok".to_string(),
+            FileStatus::Missing => "missing".to_string(),
+            FileStatus::Mismatch { actual } => format!("checksum mismatch ({actual})"),
+            FileStatus::Unreadable { reason } => format!("unreadable ({reason})"),
+        };
+        say!("{:<28} {s}", p.file_name().unwrap_or_default().to_string_lossy());
+    }
+    st.iter().all(|(_, s)| *s == FileStatus::Ok)
+}
+
+fn fetch(dir: &Path) -> Result<bool> {
+    let mut script =
+        tempfile::NamedTempFile::new().context("cannot write the setup script to a temporary file")?;
+    script.write_all(SETUP.as_bytes()).context("cannot write the setup script")?;
+    let status = std::process::Command::new("bash")
+        .arg(script.path())
+        .arg("mnist")
+        .env("MLCMP_DATA", dir)
+        .status()
+        .context("cannot run bash for the setup script")?;
+    Ok(status.success())
+}
+
 pub fn data_cmd(cmd: DataCmd, dir: &Path) -> Result<ExitCode> {
-    let verify = || {
-        let st = mlcmp_data::verify(dir);
-        for (p, s) in &st {
-            let s = match s {
-                mlcmp_data::FileStatus::Ok => "ok".to_string(),
-                mlcmp_data::FileStatus::Missing => "missing".to_string(),
-                mlcmp_data::FileStatus::Mismatch { actual } => format!("checksum mismatch ({actual})"),
-            };
-            println!("{:<28} {s}", p.file_name().unwrap_or_default().to_string_lossy());
-        }
-        st.iter().all(|(_, s)| *s == mlcmp_data::FileStatus::Ok)
-    };
-    match cmd {
-        DataCmd::Fetch => {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/setup");
-            let ok = std::process::Command::new(&script)
-                .arg("mnist")
-                .env("MLCMP_DATA", dir)
-                .status()
-                .with_context(|| format!("cannot run {}", script.display()))?
-                .success();
-            if !ok || !verify() {
-                bail!("{}: fetching MNIST failed (see above)", dir.display());
-            }
-        }
-        DataCmd::Verify => {
-            if !verify() {
-                bail!("{}: some MNIST files are missing or corrupted; run `mlcmp data fetch`", dir.display());
-            }
-        }
+    let ok = match cmd {
+        DataCmd::Fetch => fetch(dir)? && verify(dir),
+        DataCmd::Verify => verify(dir),
         DataCmd::Info => {
             let m = mlcmp_data::Mnist::load(dir)?;
-            println!("MNIST in {}", dir.display());
+            say!("MNIST in {}", dir.display());
             for (name, s) in [("train", &m.train), ("test", &m.test)] {
                 let h = s.histogram().map(|c| c.to_string()).join(" ");
-                println!(
+                say!(
                     "{name:<5}: {} images of {}x{}, labels 0..9: {h}",
                     s.len(),
                     s.images.rows,
                     s.images.cols
                 );
             }
-            println!("checksums:");
-            verify();
+            say!("checksums:");
+            verify(dir)
         }
+    };
+    if !ok {
+        bail!(
+            "{}: some MNIST files are missing, unreadable or corrupted; run `mlcmp data fetch`",
+            dir.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

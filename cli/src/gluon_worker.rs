@@ -19,7 +19,7 @@ fn main() -> ExitCode {
         eprintln!("mlcmp-gluon-worker: error: only gluon and gluon-hybrid run here, not '{backend}'");
         return ExitCode::from(2);
     }
-    if let Err(e) = ctrlc::set_handler(mlcmp_core::interrupt::request_stop) {
+    if let Err(e) = ctrlc::set_handler(mlcmp_core::interrupt::note_stop) {
         eprintln!("mlcmp-gluon-worker: error: cannot install the Ctrl-C handler: {e}");
     }
     let threads = match mlcmp_core::recipe::Recipe::parse(&recipe_json, "--recipe-json") {

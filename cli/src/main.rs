@@ -5,6 +5,7 @@ mod backends;
 mod bench;
 mod data;
 mod outputs;
+mod preflight;
 mod progress;
 mod regress;
 mod train;
@@ -15,10 +16,21 @@ use args::{BackendName, Cli, Cmd, Format};
 use clap::Parser;
 use mlcmp_core::export::{self, Style};
 use mlcmp_core::results::Results;
+use outputs::say;
 use regress::{finish_with_regress, regress, regress_needs_json};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // One line instead of a backtrace; a backend's panic becomes a failed run (core::backend).
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("unknown cause");
+        eprintln!("mlcmp: internal error: {}", msg.lines().next().unwrap_or_default());
+    }));
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -52,20 +64,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let cur = Results::load(&current)?;
             if update {
                 cur.save(&baseline, true)?;
-                println!("baseline {} replaced by {} (--update)", baseline.display(), current.display());
+                say!("baseline {} replaced by {} (--update)", baseline.display(), current.display());
                 return Ok(ExitCode::SUCCESS);
             }
             regress(&baseline, &cur, markdown.as_deref())
         }
-        Cmd::Report { file, format, plot } => {
+        Cmd::Report { file, format, plot, force } => {
             let res = Results::load(&file)?;
+            if let Some(p) = &plot {
+                mlcmp_core::output::check_target(p, force)?;
+            }
             match format {
-                Format::Table => println!("{}", export::render_any(&res, Style::Text)),
-                Format::Markdown => println!("{}", export::render_any(&res, Style::Markdown)),
-                Format::Csv => print!("{}", export::csv::csv(&res)),
+                Format::Table => say!("{}", export::render_any(&res, Style::Text)),
+                Format::Markdown => say!("{}", export::render_any(&res, Style::Markdown)),
+                Format::Csv => say!("{}", export::csv::csv(&res).trim_end()),
             }
             if let Some(p) = plot {
-                export::plot::write_svg(&res, &p, true)?;
+                export::plot::write_svg(&res, &p, force)?;
                 eprintln!("plot written to {}", p.display());
             }
             Ok(ExitCode::SUCCESS)

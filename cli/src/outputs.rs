@@ -1,59 +1,103 @@
-//! Where a run's outputs go and the exit code it ends with: one place for every command.
+//! Where a run's outputs go, what it prints, and the exit code it ends with: one place for every
+//! command.
 
 use crate::args::RunOpts;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use mlcmp_core::export::plot;
 use mlcmp_core::interrupt::stop_requested;
-use mlcmp_core::results::Results;
+use mlcmp_core::output::{check_folder, check_target, write_atomic, write_unique};
+use mlcmp_core::results::{file_stamp, Results};
 use mlcmp_core::run::Status;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-impl RunOpts {
-    /// Refuse an existing --json file up front, before any training.
-    pub fn check_json_target(&self) -> Result<()> {
-        match &self.json {
-            Some(p) if p.exists() && !self.force => {
-                bail!("{} exists; pass --force to overwrite it or choose another path", p.display())
-            }
-            _ => Ok(()),
-        }
+/// Print a line on stdout. A closed stdout (`mlcmp compare | head -1`) ends the printing quietly,
+/// the way `ls | head` does, and never the run or its saving.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+pub(crate) use say;
+
+/// The files a command writes besides the tables on stdout.
+pub struct Outputs<'a> {
+    pub opts: &'a RunOpts,
+    /// `bench --markdown FILE`: the tables as Markdown.
+    pub markdown: Option<&'a Path>,
+    /// With `compare`/`bench` and no `--no-save`: a copy under the results folder, named by kind.
+    pub save_as: Option<&'static str>,
+}
+
+impl Outputs<'_> {
+    fn targets(&self) -> Vec<&Path> {
+        [self.opts.json.as_deref(), self.opts.plot.as_deref(), self.markdown].into_iter().flatten().collect()
     }
 
-    /// Write what the options ask for (--json, --plot) and, with `save_as`, a timestamped copy
-    /// under results/ (`compare-20261127T144118Z.json`) that never overwrites.
-    pub fn write_outputs(&self, res: &Results, save_as: Option<&str>) -> Result<()> {
-        if let Some(p) = &self.json {
-            res.save(p, true)?;
-            println!("results written to {}", p.display());
+    /// Before any training: every output can be written (folder exists or can be made, writable,
+    /// not clobbering without --force, nothing but a regular file replaced).
+    pub fn check(&self) -> Result<()> {
+        for p in self.targets() {
+            check_target(p, self.opts.force)?;
         }
-        if let Some(p) = &self.plot {
-            plot::write_svg(res, p, true)?;
-            println!("plot written to {}", p.display());
-        }
-        if let Some(kind) = save_as {
-            let p = results_dir().join(format!("{kind}-{}.json", res.created.replace([':', '-'], "")));
-            res.save(&p, false)?;
-            println!("results saved to {}", p.display());
+        if self.save_as.is_some() {
+            check_folder(&results_dir())?;
         }
         Ok(())
     }
+
+    /// Write every output, each attempted even when another failed; say where each went. False
+    /// when any failed (the command then exits 1).
+    pub fn write(&self, res: &Results, markdown: impl FnOnce() -> String) -> bool {
+        let mut ok = true;
+        let mut attempt = |what: &str, r: Result<PathBuf>| match r {
+            Ok(p) => say!("{what} written to {}", p.display()),
+            Err(e) => {
+                eprintln!("mlcmp: error: {e:#}");
+                ok = false;
+            }
+        };
+        let force = self.opts.force;
+        if let Some(p) = &self.opts.json {
+            attempt("results", res.save(p, force).map(|()| p.clone()));
+        }
+        if let Some(p) = &self.opts.plot {
+            attempt("plot", plot::write_svg(res, p, force).map(|()| p.clone()));
+        }
+        if let Some(p) = self.markdown {
+            attempt(
+                "markdown tables",
+                write_atomic(p, markdown().as_bytes(), force).map(|()| p.to_path_buf()),
+            );
+        }
+        if let Some(kind) = self.save_as {
+            attempt("results", write_unique(&results_dir(), kind, &file_stamp(), res.to_json().as_bytes()));
+        }
+        if !ok {
+            eprintln!("mlcmp: some outputs could not be written; the lines above say where the others went");
+        }
+        ok
+    }
 }
 
-/// Where `compare` saves its results unless --no-save.
+/// Where `compare` and `bench` save their results unless --no-save: `$MLCMP_RESULTS`, else the
+/// `results/` folder of the mlcmp checkout the current folder is in, else `./results`.
 pub fn results_dir() -> PathBuf {
-    std::env::var_os("MLCMP_RESULTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../results"))
+    if let Some(d) = std::env::var_os("MLCMP_RESULTS").filter(|d| !d.is_empty()) {
+        return d.into();
+    }
+    let here = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    mlcmp_data::checkout_of(&here).map(|c| c.join("results")).unwrap_or_else(|| here.join("results"))
 }
 
-/// The exit code for a finished command: 130 interrupted (also between runs), 1 a run failed,
-/// 3 a run diverged, else 0.
-pub fn exit_code(res: &Results) -> ExitCode {
+/// The exit code for a finished command: 130 interrupted (Ctrl-C, SIGTERM or SIGHUP; also between
+/// runs), 1 a run failed or an output could not be written, 3 a run diverged, else 0.
+pub fn exit_code(res: &Results, outputs_ok: bool) -> ExitCode {
     let has = |st: Status| res.runs.iter().any(|r| r.status == st);
     if stop_requested() || has(Status::Interrupted) {
         ExitCode::from(130)
-    } else if has(Status::Failed) {
+    } else if has(Status::Failed) || !outputs_ok {
         ExitCode::from(1)
     } else if has(Status::Diverged) {
         ExitCode::from(3)

@@ -1,6 +1,7 @@
 //! Per-epoch lines in the article's format, with an indicatif bar while an epoch runs
 //! (only when stdout is a terminal).
 
+use crate::outputs::say;
 use indicatif::{ProgressBar, ProgressStyle};
 use mlcmp_core::backend::Event;
 use mlcmp_core::export::compare::epoch_line;
@@ -41,7 +42,7 @@ impl Progress {
                     b.finish_and_clear();
                 }
                 let who = if self.prefix_backend { format!("[{backend}] ") } else { String::new() };
-                println!(
+                say!(
                     "{who}{}, train acc {:.2}%, test acc {:.2}%",
                     epoch_line(r),
                     100.0 * r.train_acc,

@@ -1,6 +1,7 @@
 //! `mlcmp regress`, and `--regress` on compare and bench.
 
 use crate::args::RunOpts;
+use crate::outputs::say;
 use anyhow::{bail, Result};
 use mlcmp_core::export::{regress::table_of, Style};
 use mlcmp_core::output::write_atomic;
@@ -12,8 +13,8 @@ use std::process::ExitCode;
 pub fn regress(baseline: &Path, current: &Results, markdown: Option<&Path>) -> Result<ExitCode> {
     let base = Results::load(baseline)?;
     let checks = mlcmp_core::regress::checks(&base, current)?;
-    println!("Regression check against {}", baseline.display());
-    println!("{}", table_of(&checks, Style::Text));
+    say!("Regression check against {}", baseline.display());
+    say!("{}", table_of(&checks, Style::Text));
     if let Some(p) = markdown {
         let md = format!(
             "### Regression check against {}\n\n{}\n",
@@ -25,7 +26,7 @@ pub fn regress(baseline: &Path, current: &Results, markdown: Option<&Path>) -> R
     let failed: Vec<&str> =
         checks.iter().filter(|c| c.pass == Some(false)).map(|c| c.metric.as_str()).collect();
     if failed.is_empty() {
-        println!("no regression");
+        say!("no regression");
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!("mlcmp: regression: {}", failed.join("; "));

@@ -1,8 +1,8 @@
 //! `mlcmp train` and `mlcmp compare`: the backends one after the other in this process.
 
 use crate::args::{BackendName, RunOpts};
-use crate::outputs::exit_code;
-use crate::{backends, progress};
+use crate::outputs::{exit_code, say, Outputs};
+use crate::{backends, preflight, progress};
 use anyhow::{bail, Context, Result};
 use mlcmp_core::driver;
 use mlcmp_core::export::{compare, Style};
@@ -20,6 +20,8 @@ pub fn train_or_compare(
     save: bool,
     check_parity: Option<f64>,
 ) -> Result<ExitCode> {
+    // First, so a signal at any later moment keeps what is finished (SIGTERM/SIGHUP as Ctrl-C).
+    ctrlc::set_handler(request_stop).context("cannot install the Ctrl-C handler")?;
     let recipe = opts.recipe()?;
     if let Some(tol) = check_parity {
         if recipe.init != InitMode::Shared {
@@ -33,8 +35,10 @@ pub fn train_or_compare(
         names.iter().map(|&n| backends::make(n, recipe.threads.resolve())).collect::<Result<Vec<_>>>()?;
     let data = driver::load_data(&crate::args::data_dir(&opts.data_dir), recipe.limit)?;
     recipe.validate_for(data.train.len())?;
-    opts.check_json_target()?;
-    ctrlc::set_handler(request_stop).context("cannot install the Ctrl-C handler")?;
+    preflight::threads(&recipe)?;
+    preflight::memory(&recipe, data.train.len() + data.test.len())?;
+    let outputs = Outputs { opts, markdown: None, save_as: (tables && save).then_some("compare") };
+    outputs.check()?;
 
     let mut results =
         Results::new(Machine::detect(recipe.threads.resolve()), backends::versions(), recipe.clone());
@@ -43,9 +47,9 @@ pub fn train_or_compare(
     progress.finish();
 
     if tables {
-        println!("\n{}", compare::render(&results, Style::Text));
+        say!("\n{}", compare::render(&results, Style::Text));
     }
-    opts.write_outputs(&results, (tables && save).then_some("compare"))?;
+    let written = outputs.write(&results, String::new);
     for r in results.runs.iter().filter(|r| r.status != Status::Ok) {
         let at =
             r.stopped_at.map(|p| format!(" at epoch {}, batch {}", p.epoch, p.batch)).unwrap_or_default();
@@ -54,9 +58,10 @@ pub fn train_or_compare(
     }
     if let Some(tol) = check_parity {
         match &results.parity {
-            Some(p) if p.within(tol) => println!(
+            Some(p) if p.within(tol) => say!(
                 "parity ok: max batch loss difference {:.2e}, max weight difference {:.2e} <= {tol:.0e}",
-                p.max_batch_loss_diff, p.max_weight_diff
+                p.max_batch_loss_diff,
+                p.max_weight_diff
             ),
             Some(p) => {
                 eprintln!(
@@ -71,5 +76,5 @@ pub fn train_or_compare(
             }
         }
     }
-    Ok(exit_code(&results))
+    Ok(exit_code(&results, written))
 }

@@ -163,7 +163,13 @@ fn divergence_is_reported_and_the_other_backend_still_runs() {
 }
 
 #[test]
-fn ctrl_c_keeps_finished_epochs_and_exits_quickly() {
+fn ctrl_c_sigterm_and_sighup_keep_finished_epochs_and_exit_quickly() {
+    for signal in ["INT", "TERM", "HUP"] {
+        interrupted_by(signal);
+    }
+}
+
+fn interrupted_by(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("i.json");
     let mut child = Command::new(env!("CARGO_BIN_EXE_mlcmp"))
@@ -179,10 +185,12 @@ fn ctrl_c_keeps_finished_epochs_and_exits_quickly() {
         assert!(std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0, "no epoch line");
     }
     let pressed = std::time::Instant::now();
-    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
     let status = child.wait().unwrap();
-    assert!(pressed.elapsed().as_secs_f64() < 2.0, "took {:?}", pressed.elapsed());
-    assert_eq!(status.code(), Some(130));
+    assert!(pressed.elapsed().as_secs_f64() < 2.0, "SIG{signal} took {:?}", pressed.elapsed());
+    assert_eq!(status.code(), Some(130), "SIG{signal}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, [std::ffi::OsString::from("i.json")], "no temporary file is left");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let runs = v["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 1, "gluon never started");

@@ -8,3 +8,5 @@ pub const MXNET_S: [f64; 5] = [1.59, 1.49, 1.46, 1.48, 1.75];
 pub const TORCH_MEAN_S: f64 = 3.83;
 pub const MXNET_MEAN_S: f64 = 1.55;
 pub const RATIO: f64 = 2.47;
+/// Samples per epoch: the whole MNIST training set.
+pub const SAMPLES: usize = 60_000;

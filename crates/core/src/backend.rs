@@ -34,14 +34,31 @@ pub trait Backend {
     fn run(&mut self, job: &Job, on: &mut dyn FnMut(Event)) -> anyhow::Result<RunResult>;
 }
 
-/// Run a backend, turning an error into a `failed` run so the other backends and the results survive.
+/// Run a backend, turning an error or a panic (tch panics when libtorch cannot allocate) into a
+/// `failed` run with its message, so the other backends and the results survive.
 pub fn run_backend(
     backend: &mut dyn Backend,
     job: &Job,
     threads: usize,
     on: &mut dyn FnMut(Event),
 ) -> RunResult {
-    backend
-        .run(job, on)
-        .unwrap_or_else(|e| RunResult::failed(backend.name(), threads, Status::Failed, format!("{e:#}")))
+    let name = backend.name();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| backend.run(job, on))) {
+        Ok(Ok(run)) => run,
+        Ok(Err(e)) => RunResult::failed(name, threads, Status::Failed, format!("{e:#}")),
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown cause");
+            let msg = msg.lines().next().unwrap_or_default();
+            RunResult::failed(
+                name,
+                threads,
+                Status::Failed,
+                format!("the backend stopped with an internal error: {msg}"),
+            )
+        }
+    }
 }

@@ -20,6 +20,10 @@ pub fn load_data(dir: &Path, limit: Option<usize>) -> Result<Mnist> {
                 "{}: missing; run `mlcmp data fetch` (or scripts/setup), or point --data-dir / MLCMP_DATA at the four MNIST IDX files",
                 path.display()
             ),
+            FileStatus::Unreadable { reason } => bail!(
+                "{}: cannot be read ({reason}); fix its permissions or replace it, e.g. with `mlcmp data fetch`",
+                path.display()
+            ),
             FileStatus::Mismatch { actual } => bail!(
                 "{}: checksum mismatch (SHA-256 {actual}); the file is corrupted or not MNIST: delete it and run `mlcmp data fetch`",
                 path.display()

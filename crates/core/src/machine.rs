@@ -37,6 +37,42 @@ impl Machine {
     }
 }
 
+/// The memory this process may still use, in bytes, and what sets the limit: the smallest of the
+/// machine's available memory, the cgroup's limit and the address-space limit (`ulimit -v`).
+pub fn memory_available() -> Option<(f64, &'static str)> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb = |key: &str| -> Option<f64> {
+        meminfo.lines().find(|l| l.starts_with(key))?.split_whitespace().nth(1)?.parse::<f64>().ok()
+    };
+    let mut best = (kb("MemAvailable:")? * 1024.0, "available memory");
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max").ok();
+    if let Some(max) = cgroup.and_then(|s| s.trim().parse::<f64>().ok()) {
+        let used = std::fs::read_to_string("/sys/fs/cgroup/memory.current")
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if max - used < best.0 {
+            best = (max - used, "the cgroup's memory limit");
+        }
+    }
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } == 0 && lim.rlim_cur != libc::RLIM_INFINITY {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let vm = status
+            .lines()
+            .find(|l| l.starts_with("VmSize:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            * 1024.0;
+        let left = lim.rlim_cur as f64 - vm;
+        if left < best.0 {
+            best = (left, "the address-space limit (ulimit -v)");
+        }
+    }
+    Some(best)
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Versions {
     pub mlcmp: String,

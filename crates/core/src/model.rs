@@ -38,6 +38,21 @@ impl Model {
         2.0 * first * 2.0 + 2.0 * second * 3.0
     }
 
+    /// A rough upper bound of the memory one backend needs to train this model with `batch`-sample
+    /// batches on `samples` training and test samples (u8 images): the data twice (the loaded
+    /// split and the framework's own copy, plus one f32 copy for a backend that normalises the whole
+    /// set up front), four copies of the parameters (weights, gradients, optimizer and temporaries),
+    /// and a training step's or an evaluation chunk's activations, whichever is larger. Used to refuse
+    /// a recipe that cannot fit before it starts, not to predict a peak.
+    pub fn memory_bytes(&self, batch: usize, samples: usize) -> f64 {
+        let f = 4.0;
+        let data = samples as f64 * self.inputs as f64 * (2.0 + f);
+        let params = 4.0 * self.param_count() as f64 * f;
+        let per_row = (self.inputs + 3 * self.hidden + 3 * self.classes) as f64 * f;
+        let rows = batch.max(2_000) as f64; // evaluation runs in chunks of 2000
+        data + params + rows * per_row
+    }
+
     /// The recipe's largest product, `(batch x inputs).(inputs x hidden)`, as text.
     pub fn largest_product(&self, batch: usize) -> String {
         format!("({batch}x{}).({}x{})", self.inputs, self.inputs, self.hidden)

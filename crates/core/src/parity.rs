@@ -8,13 +8,17 @@ use serde::{Deserialize, Serialize};
 pub struct Parity {
     pub batches_compared: usize,
     /// Largest |loss_a - loss_b| over all batches, and where it was.
+    #[serde(deserialize_with = "crate::run::f64_or_nan")]
     pub max_batch_loss_diff: f64,
     pub max_batch_loss_diff_at: StopPoint,
     /// The same, relative to the loss, through the first epoch.
+    #[serde(deserialize_with = "crate::run::f64_or_nan")]
     pub max_batch_loss_rel_epoch0: f64,
     /// Largest |avg loss difference| over the epochs.
+    #[serde(deserialize_with = "crate::run::f64_or_nan")]
     pub max_avg_loss_diff: f64,
     /// Largest |w_a - w_b| over every parameter at the end.
+    #[serde(deserialize_with = "crate::run::f64_or_nan")]
     pub max_weight_diff: f64,
     /// The same measures between one backend's run and its rerun from 1-ulp perturbed weights
     /// ([`crate::shared::Shared::perturbed`]): what f32 rounding alone produces.

@@ -36,8 +36,8 @@ fn same_recipe(a: &Recipe, b: &Recipe) -> Result<()> {
         ("lr", a.lr.to_string(), b.lr.to_string()),
         ("hidden", a.hidden.to_string(), b.hidden.to_string()),
         ("seed", a.seed.to_string(), b.seed.to_string()),
-        ("limit", format!("{:?}", a.limit), format!("{:?}", b.limit)),
-        ("init", format!("{:?}", a.init), format!("{:?}", b.init)),
+        ("limit", limit(a.limit), limit(b.limit)),
+        ("init", format!("{:?}", a.init).to_lowercase(), format!("{:?}", b.init).to_lowercase()),
     ];
     for (k, x, y) in pairs {
         if x != y {
@@ -45,6 +45,11 @@ fn same_recipe(a: &Recipe, b: &Recipe) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--limit` as a reader writes it: a number, or none (the whole data set).
+fn limit(l: Option<usize>) -> String {
+    l.map_or("none (the whole data set)".into(), |n| n.to_string())
 }
 
 /// Every check of `current` against `baseline`, with the current recipe's tolerances (else the
@@ -118,6 +123,22 @@ pub fn checks(baseline: &Results, current: &Results) -> Result<Vec<Check>> {
                 pass: None,
             });
         }
+    }
+    let mut new: Vec<&str> = current
+        .runs
+        .iter()
+        .map(|r| r.backend.as_str())
+        .filter(|b| !baseline.runs.iter().any(|r| r.backend == *b))
+        .collect();
+    new.dedup();
+    for b in new {
+        out.push(Check {
+            metric: format!("{b}: new, no baseline (shown, not gated)"),
+            baseline: f64::NAN,
+            current: final_metric(current, b, |e| e.test_acc).unwrap_or(f64::NAN),
+            allowed: String::new(),
+            pass: None,
+        });
     }
     if out.iter().all(|c| c.pass.is_none()) {
         bail!("nothing to compare: the baseline and the current results share no finished backend");

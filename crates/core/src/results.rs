@@ -18,6 +18,7 @@ pub struct BenchInfo {
     pub warmup_epochs: usize,
     /// libtorch's matmul rate at the recipe's largest product, in a worker process with the
     /// bench's threads: the best of three medians of 200 products.
+    #[serde(deserialize_with = "crate::run::f64_or_nan")]
     pub matmul_gflops: f64,
     pub matmul_shape: String,
 }
@@ -86,6 +87,11 @@ impl Results {
     pub fn save(&self, path: &Path, force: bool) -> Result<()> {
         write_atomic(path, self.to_json().as_bytes(), force)
     }
+}
+
+/// A file-name stamp of the current UTC time with milliseconds: `20261127T144118123Z`.
+pub fn file_stamp() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string().replace([':', '-', '.'], "")
 }
 
 /// Current UTC time as ISO 8601 (`2026-11-27T14:41:18Z`).

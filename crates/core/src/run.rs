@@ -1,18 +1,29 @@
 //! What a run produced: its epochs, status and where it stopped (the results file's `runs`).
 
 use crate::stats::mean;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Reads a number that JSON may hold as `null`: serde_json writes a NaN (a value that could not be
+/// measured) as `null`, and mlcmp must read back every file it wrote.
+pub fn f64_or_nan<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochResult {
     pub epoch: usize,
     /// Mean over the epoch's batches of each batch's mean loss (the article's "avg loss").
+    #[serde(deserialize_with = "f64_or_nan")]
     pub avg_loss: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub train_acc: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub test_acc: f64,
     /// Wall clock of the training epoch, data loading included, evaluation excluded.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub time_s: f64,
     /// Wall clock of the evaluation after the epoch (train and test accuracy).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub eval_s: f64,
     pub batches: usize,
     pub samples: usize,
@@ -50,12 +61,16 @@ impl EpochResult {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Phases {
     /// Batch assembly: indexing, u8 -> f32, normalisation.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub data_s: f64,
     /// Forward pass and loss (including reading the loss back).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub forward_s: f64,
     /// Backward pass (and zeroing gradients where the framework needs it).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub backward_s: f64,
     /// Optimizer update.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub update_s: f64,
 }
 

@@ -167,6 +167,12 @@ fn tables_show_the_numbers() {
         "{art}"
     );
     assert!(art.contains("Test CPU, 2 cores"));
+    assert!(art.contains("mean of 0-1, 60000 samples each"), "{art}");
+    // A --limit run's epochs are too short to set beside the article's: said so in the row.
+    let mut short = res.clone();
+    short.runs.iter_mut().flat_map(|r| r.epochs.iter_mut()).for_each(|e| e.samples = 2000);
+    let art = report::article_table(&short, Style::Text).to_string();
+    assert!(art.contains("not comparable: 2000 samples per epoch"), "{art}");
     assert_eq!(report::epoch_line(&res.runs[0].epochs[0]), "epoch 0, avg loss 0.3251, time 1.00");
     assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
     assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
@@ -248,6 +254,20 @@ mod regress {
         let mut cur = base.clone();
         cur.runs.truncate(1);
         assert_eq!(failed(&base, &cur), ["gluon: present"]);
+        // A backend only in the current results is reported, not silently skipped.
+        let mut cur = base.clone();
+        let mut extra = cur.runs[1].clone();
+        extra.backend = "candle".into();
+        cur.runs.push(extra);
+        let all = checks(&base, &cur).unwrap();
+        assert!(all
+            .iter()
+            .any(|c| c.metric == "candle: new, no baseline (shown, not gated)" && c.pass.is_none()));
+        // Recipe differences read like the recipe, not like Rust.
+        let mut cur = base.clone();
+        cur.recipe.limit = Some(2000);
+        let e = checks(&base, &cur).unwrap_err().to_string();
+        assert!(e.contains("key 'limit': none (the whole data set) vs 2000"), "{e}");
     }
 
     #[test]
@@ -322,4 +342,81 @@ fn the_svg_has_one_series_per_backend_and_the_article_curves() {
     ] {
         assert!(texts.iter().any(|t| t == label), "no text '{label}' in {texts:?}");
     }
+}
+
+#[test]
+fn what_mlcmp_writes_it_reads_back_even_unmeasured_values() {
+    let mut res = sample_results();
+    res.bench = Some(mlcmp_core::results::BenchInfo {
+        repeats: 1,
+        warmup_epochs: 1,
+        matmul_gflops: f64::NAN, // the probe needs torch: NaN in a gluon-only build
+        matmul_shape: "(128x784).(784x256)".into(),
+    });
+    res.runs[0].epochs[0].test_acc = f64::NAN;
+    let json = res.to_json();
+    assert!(json.contains("\"matmul_gflops\": null"), "serde_json writes NaN as null");
+    let back = Results::parse(&json, "t.json").unwrap();
+    assert!(back.bench.unwrap().matmul_gflops.is_nan());
+    assert!(back.runs[0].epochs[0].test_acc.is_nan());
+    assert!(export::render_any(&Results::parse(&json, "t.json").unwrap(), Style::Text).contains("floor"));
+}
+
+#[test]
+fn no_clobber_is_atomic_and_saved_names_are_unique() {
+    use mlcmp_core::output::{write_atomic, write_unique};
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("r.json");
+    write_atomic(&p, b"first", false).unwrap();
+    let e = write_atomic(&p, b"second", false).unwrap_err().to_string();
+    assert!(e.contains("exists; pass --force"), "{e}");
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), "first");
+    write_atomic(&p, b"third", true).unwrap();
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), "third");
+    // Two saves in the same millisecond by the same process still get two files.
+    let a = write_unique(dir.path(), "compare", "20261128T000000000Z", b"a").unwrap();
+    let b = write_unique(dir.path(), "compare", "20261128T000000000Z", b"b").unwrap();
+    assert_ne!(a, b);
+    assert_eq!(
+        (std::fs::read_to_string(a).unwrap(), std::fs::read_to_string(b).unwrap()),
+        ("a".into(), "b".into())
+    );
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 3, "no temporary file left: {names:?}");
+}
+
+#[test]
+fn a_panicking_backend_is_a_failed_run_and_the_next_one_runs() {
+    use mlcmp_core::backend::{Backend, Event, Job};
+    struct Boom;
+    impl Backend for Boom {
+        fn name(&self) -> &'static str {
+            "boom"
+        }
+        fn run(&mut self, _: &Job, _: &mut dyn FnMut(Event)) -> anyhow::Result<RunResult> {
+            panic!("called `Result::unwrap()` on an `Err` value: Torch(\"can't allocate memory\")")
+        }
+    }
+    struct Fine;
+    impl Backend for Fine {
+        fn name(&self) -> &'static str {
+            "fine"
+        }
+        fn run(&mut self, _: &Job, _: &mut dyn FnMut(Event)) -> anyhow::Result<RunResult> {
+            Ok(RunResult::new("fine", 1))
+        }
+    }
+    let recipe = Recipe::article();
+    let data = mlcmp_data::Mnist::load(&mlcmp_data::default_dir()).unwrap();
+    let mut backends: Vec<Box<dyn Backend>> = vec![Box::new(Boom), Box::new(Fine)];
+    let mut res = sample_results();
+    res.runs.clear();
+    mlcmp_core::driver::run_all(&recipe, &data, &mut backends, &mut res, &mut |_, _| {});
+    assert_eq!(res.runs[0].status, Status::Failed);
+    assert!(
+        res.runs[0].error.as_deref().unwrap().contains("can't allocate memory"),
+        "{:?}",
+        res.runs[0].error
+    );
+    assert_eq!((res.runs[1].backend.as_str(), res.runs[1].status), ("fine", Status::Ok));
 }

@@ -57,12 +57,28 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// The data folder: `$MLCMP_DATA` if set, else `data/mnist` under the workspace root.
+/// The data folder, found at run time (nothing is baked in at build time, so an installed or moved
+/// binary works): `$MLCMP_DATA` if set; else `data/mnist` of the mlcmp checkout that the current
+/// folder or the executable is in; else the platform data folder (`~/.local/share/mlcmp/mnist`).
 pub fn default_dir() -> PathBuf {
-    match std::env::var_os("MLCMP_DATA") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist"),
+    if let Some(dir) = std::env::var_os("MLCMP_DATA").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
     }
+    let here = std::env::current_dir().ok();
+    let exe = std::env::current_exe().ok();
+    let checkout = [here.as_deref(), exe.as_deref()].into_iter().flatten().find_map(checkout_of);
+    checkout
+        .map(|c| c.join("data/mnist"))
+        .or_else(|| dirs::data_dir().map(|d| d.join("mlcmp/mnist")))
+        .unwrap_or_else(|| PathBuf::from("data/mnist"))
+}
+
+/// The mlcmp checkout `path` is in (the nearest folder above it with `configs/article.json` and
+/// `scripts/setup`), if any.
+pub fn checkout_of(path: &Path) -> Option<PathBuf> {
+    path.ancestors()
+        .find(|d| d.join("configs/article.json").is_file() && d.join("scripts/setup").is_file())
+        .map(Path::to_path_buf)
 }
 
 /// One split: images as contiguous u8 rows and their labels.
@@ -134,11 +150,15 @@ impl Mnist {
     pub fn load(dir: &Path) -> Result<Mnist, Error> {
         for (name, _, _) in FILES {
             let p = dir.join(name);
-            if !p.is_file() {
-                return Err(Error::new(
+            match file_problem(&p) {
+                None => {}
+                Some(FileStatus::Unreadable { reason }) => {
+                    return Err(Error::new(&p, format!("cannot be read: {reason}; fix it or run `mlcmp data fetch`")))
+                }
+                Some(_) => return Err(Error::new(
                     &p,
                     "missing; run `mlcmp data fetch` (or scripts/setup) or point --data-dir / MLCMP_DATA at a folder with the four MNIST IDX files",
-                ));
+                )),
             }
         }
         Ok(Mnist {
@@ -161,7 +181,30 @@ impl Mnist {
 pub enum FileStatus {
     Ok,
     Missing,
-    Mismatch { actual: String },
+    Mismatch {
+        actual: String,
+    },
+    /// There, but not readable as a file: a folder in its place, a symlink loop, no permission.
+    Unreadable {
+        reason: String,
+    },
+}
+
+/// What is wrong with the file at `p` before reading it: `None` when it is a readable regular file
+/// (or a link to one).
+fn file_problem(p: &Path) -> Option<FileStatus> {
+    match std::fs::metadata(p) {
+        Ok(m) if m.is_file() => None,
+        Ok(m) if m.is_dir() => Some(FileStatus::Unreadable { reason: "a folder, not a file".into() }),
+        Ok(_) => Some(FileStatus::Unreadable { reason: "not a regular file".into() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && std::fs::symlink_metadata(p).is_err() => {
+            Some(FileStatus::Missing)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Some(FileStatus::Unreadable { reason: "a symbolic link to a missing file".into() })
+        }
+        Err(e) => Some(FileStatus::Unreadable { reason: e.to_string() }),
+    }
 }
 
 /// SHA-256 of a file, lower-case hex.
@@ -176,15 +219,11 @@ pub fn verify(dir: &Path) -> Vec<(PathBuf, FileStatus)> {
         .iter()
         .map(|(name, _, sum)| {
             let p = dir.join(name);
-            let status = if !p.is_file() {
-                FileStatus::Missing
-            } else {
-                match sha256_file(&p) {
-                    Ok(actual) if actual == *sum => FileStatus::Ok,
-                    Ok(actual) => FileStatus::Mismatch { actual },
-                    Err(e) => FileStatus::Mismatch { actual: e.message },
-                }
-            };
+            let status = file_problem(&p).unwrap_or_else(|| match sha256_file(&p) {
+                Ok(actual) if actual == *sum => FileStatus::Ok,
+                Ok(actual) => FileStatus::Mismatch { actual },
+                Err(e) => FileStatus::Unreadable { reason: e.message },
+            });
             (p, status)
         })
         .collect()

@@ -97,3 +97,46 @@ fn blocks_that_cannot_be_planned_stay_imperative() {
     assert!(!n.is_planned());
     close(&a, &b, "imperative both times");
 }
+
+#[test]
+fn an_evaluation_between_forward_and_backward_leaves_the_backward_intact() {
+    nd::random::seed(9);
+    let (a, b) = (net(false), net(false));
+    a.initialize().unwrap();
+    b.initialize().unwrap();
+    let x = nd::random::uniform(-1.0, 1.0, (4, 12));
+    a.forward(&x).unwrap();
+    b.forward(&x).unwrap();
+    for (pa, pb) in a.collect_params().iter().zip(b.collect_params().iter()) {
+        pb.set_data(&pa.data().unwrap()).unwrap();
+    }
+    b.hybridize();
+    b.forward(&x).unwrap(); // plans
+    let la = autograd::record(|| a.forward(&x)).unwrap();
+    let lb = autograd::record(|| b.forward(&x)).unwrap();
+    // Predict-mode evaluation on other data before the backward (outside record).
+    let other = nd::random::uniform(-1.0, 1.0, (7, 12));
+    close(&b.forward(&other).unwrap(), &a.forward(&other).unwrap(), "evaluation output");
+    la.backward().unwrap();
+    lb.backward().unwrap();
+    for (pa, pb) in a.collect_params().iter().zip(b.collect_params().iter()) {
+        close(&pa.grad().unwrap(), &pb.grad().unwrap(), pb.name());
+    }
+}
+
+#[test]
+fn a_layer_added_after_hybridize_is_not_skipped() {
+    let n = nn::Sequential::new();
+    n.add(nn::Dense::new(5).activation("relu"));
+    n.initialize().unwrap();
+    n.hybridize();
+    let x = nd::ones((2, 3));
+    assert_eq!(n.forward(&x).unwrap().shape(), vec![2, 5]);
+    assert_eq!(n.forward(&x).unwrap().shape(), vec![2, 5]);
+    assert!(n.is_planned());
+    n.add(nn::Dense::new(4));
+    n.initialize().unwrap();
+    assert_eq!(n.forward(&x).unwrap().shape(), vec![2, 4], "the new layer runs (imperative call)");
+    assert_eq!(n.forward(&x).unwrap().shape(), vec![2, 4], "and is part of the new plan");
+    assert!(n.is_planned());
+}

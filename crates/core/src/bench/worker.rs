@@ -36,13 +36,15 @@ pub fn run_worker(exe: &Path, backend: &str, recipe: &Recipe, warmup: usize, dat
     let gluon_worker = exe.with_file_name(GLUON_WORKER);
     let exe =
         if backend.starts_with("gluon") && gluon_worker.is_file() { gluon_worker.as_path() } else { exe };
-    let out = Command::new(exe)
+    let child = Command::new(exe)
         .args(["worker", "--backend", backend, "--warmup", &warmup.to_string(), "--recipe-json", &json])
         .arg("--data-dir")
         .arg(data_dir)
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .output();
+        .spawn();
+    let out = child.and_then(wait_passing_stop);
     let failed = |why: String| {
         let status = if stop_requested() { Status::Interrupted } else { Status::Failed };
         RunResult::failed(backend, recipe.threads.resolve(), status, why)
@@ -54,6 +56,30 @@ pub fn run_worker(exe: &Path, backend: &str, recipe: &Recipe, warmup: usize, dat
             Err(_) => failed(format!("the worker exited with {} without a result", o.status)),
         },
     }
+}
+
+/// Wait for a worker, passing a stop request on to it: a SIGTERM (what `timeout` and CI send)
+/// reaches only this process, and the worker must stop too, keeping its finished epochs.
+fn wait_passing_stop(mut child: std::process::Child) -> std::io::Result<std::process::Output> {
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let reader = std::thread::spawn(move || {
+        let mut buf = vec![];
+        std::io::Read::read_to_end(&mut stdout, &mut buf).map(|_| buf)
+    });
+    let mut told = false;
+    let status = loop {
+        if let Some(st) = child.try_wait()? {
+            break st;
+        }
+        if stop_requested() && !told {
+            // SAFETY: kill only sends a signal to our own child's pid.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            told = true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let stdout = reader.join().unwrap_or_else(|_| Ok(vec![]))?;
+    Ok(std::process::Output { status, stdout, stderr: vec![] })
 }
 
 /// The worker side: train `backend` with `warmup` extra epochs first (marked as warm-up) on the

@@ -93,23 +93,41 @@ pub fn summary_table(res: &Results, style: Style) -> Table {
 
 /// 3. The article beside this run: mean epoch times and their ratio.
 pub fn article_table(res: &Results, style: Style) -> Table {
-    let mut t =
-        table(style, &["", "PyTorch-style s/epoch", "Gluon-style s/epoch", "PyTorch / Gluon", "machine"]);
+    let mut t = table(
+        style,
+        &["", "PyTorch-style s/epoch", "Gluon-style s/epoch", "PyTorch / Gluon", "epochs", "machine"],
+    );
     t.add_row(vec![
         Cell::new("article (2018): PyTorch vs MXNet"),
         right(fmt(article::TORCH_MEAN_S, 2)),
         right(fmt(article::MXNET_MEAN_S, 2)),
         right(format!("{}x", fmt(article::RATIO, 2))),
+        Cell::new(format!("mean of 0-4, {} samples each", article::SAMPLES)),
         Cell::new("not stated (CPU)"),
     ]);
-    let torch = res.run("torch").map(mean_epoch_s).unwrap_or(f64::NAN);
+    let Some(torch) = res.run("torch") else { return t };
     for g in res.runs.iter().filter(|r| r.backend != "torch") {
-        let gs = mean_epoch_s(g);
+        // Like with like: the same epochs of both runs, every one counted as the article did.
+        let n = torch.epochs.len().min(g.epochs.len());
+        let mean_of = |r: &RunResult| mean(&r.epochs[..n].iter().map(|e| e.time_s).collect::<Vec<_>>());
+        let (ts, gs) = (mean_of(torch), mean_of(g));
+        let samples = g.epochs.first().map_or(0, |e| e.samples);
+        let epochs = match n {
+            0 => "none finished".to_string(),
+            1 => "epoch 0 only".to_string(),
+            n => format!("mean of 0-{}", n - 1),
+        };
+        let note = if samples < article::SAMPLES {
+            format!("{epochs}; not comparable: {samples} samples per epoch, where fixed costs weigh more")
+        } else {
+            format!("{epochs}, {samples} samples each")
+        };
         t.add_row(vec![
             Cell::new(format!("this run: torch vs {}", g.backend)),
-            right(fmt(torch, 2)),
+            right(fmt(ts, 2)),
             right(fmt(gs, 2)),
-            right(format!("{}x", fmt(torch / gs, 2))),
+            right(format!("{}x", fmt(ts / gs, 2))),
+            Cell::new(note),
             Cell::new(format!("{}, {} threads", res.machine.describe(), res.machine.threads)),
         ]);
     }

@@ -1,6 +1,6 @@
 //! The regression checks as a table.
 
-use super::table::{right, table, Style};
+use super::table::{num, right, table, Style};
 use crate::regress::Check;
 use comfy_table::{Cell, Table};
 
@@ -14,8 +14,8 @@ pub fn table_of(checks: &[Check], style: Style) -> Table {
         };
         t.add_row(vec![
             Cell::new(&c.metric),
-            right(format!("{:.4}", c.baseline)),
-            right(format!("{:.4}", c.current)),
+            right(num(c.baseline, 4)),
+            right(num(c.current, 4)),
             Cell::new(&c.allowed),
             Cell::new(verdict),
         ]);

@@ -7,6 +7,7 @@
 //! it asked for one).
 
 use super::parameter::Parameter;
+use crate::autograd::is_recording;
 use crate::error::{bail, Result};
 use crate::kernels::dense::Dense;
 use crate::kernels::storage::{tensor, with_f32};
@@ -67,20 +68,44 @@ impl Plan {
         (!layers.is_empty()).then(|| Plan { layers, state: Mutex::new(State::default()) })
     }
 
-    /// The planned forward; recorded as one node when autograd is recording.
+    /// The planned forward. When autograd is recording it is one node on the tape and keeps its
+    /// buffers for the backward; otherwise (an evaluation between forward and backward, say) it
+    /// runs in buffers of its own and leaves a pending backward intact.
     pub fn forward(self: &Arc<Self>, x: &NDArray) -> Result<NDArray> {
-        let xt = x.tensor();
-        let n = xt.dims().first().copied().unwrap_or(0);
-        let features = xt.elem_count() / n.max(1);
-        let xt = xt.reshape((n, features))?.contiguous()?;
         let weights: Vec<NDArray> = self.layers.iter().map(|l| l.weight.data()).collect::<Result<_>>()?;
         let biases: Vec<Option<NDArray>> = self
             .layers
             .iter()
             .map(|l| l.bias.as_ref().map(|b| b.data()).transpose())
             .collect::<Result<_>>()?;
+        if !is_recording() {
+            let out = self.compute(&mut State::default(), x, &weights, &biases)?;
+            return Ok(NDArray::from_tensor(out));
+        }
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         st.generation += 1;
+        let out = self.compute(&mut st, x, &weights, &biases)?;
+        let mut inputs = vec![x.clone()];
+        for (w, b) in weights.into_iter().zip(biases) {
+            inputs.push(w);
+            inputs.extend(b);
+        }
+        let call = PlanCall { plan: self.clone(), generation: st.generation };
+        Ok(record_custom(Arc::new(call), &inputs, out))
+    }
+
+    /// Run the layers on `x` into `st`'s buffers; the last layer's output as a tensor.
+    fn compute(
+        &self,
+        st: &mut State,
+        x: &NDArray,
+        weights: &[NDArray],
+        biases: &[Option<NDArray>],
+    ) -> Result<Tensor> {
+        let xt = x.tensor();
+        let n = xt.dims().first().copied().unwrap_or(0);
+        let features = xt.elem_count() / n.max(1);
+        let xt = xt.reshape((n, features))?.contiguous()?;
         st.batch = n;
         st.outs.resize(self.layers.len(), vec![]);
         let mut k = features;
@@ -110,14 +135,7 @@ impl Plan {
             k = l.units;
         }
         st.x = Some(xt);
-        let last = tensor(st.outs.last().expect("a layer").clone(), &[n, k])?;
-        let mut inputs = vec![x.clone()];
-        for (w, b) in weights.into_iter().zip(biases) {
-            inputs.push(w);
-            inputs.extend(b);
-        }
-        let call = PlanCall { plan: self.clone(), generation: st.generation };
-        Ok(record_custom(Arc::new(call), &inputs, last))
+        tensor(st.outs.last().expect("a layer").clone(), &[n, k])
     }
 
     /// Gradients of [x, w0, b0, w1, b1, ...] (biases only where present) from the output gradient.

@@ -165,9 +165,14 @@ impl Sequential {
         Ok(x)
     }
 
-    /// `net.add(block)`.
+    /// `net.add(block)`. On a hybridized network the plan is rebuilt at the next call, so the new
+    /// layer is never skipped.
     pub fn add(&self, block: impl Block + 'static) {
         self.children.borrow_mut().push(Box::new(block));
+        let mut h = self.hybrid.borrow_mut();
+        if !matches!(*h, Hybrid::Off) {
+            *h = Hybrid::Pending;
+        }
     }
 
     pub fn len(&self) -> usize {
