@@ -25,7 +25,7 @@ pub enum Cmd {
         #[command(flatten)]
         opts: RunOpts,
     },
-    /// Train both backends, one after the other, and print the comparison tables.
+    /// Train the backends, one after the other, and print the comparison tables.
     Compare {
         #[command(flatten)]
         opts: RunOpts,
@@ -41,6 +41,11 @@ pub enum Cmd {
         /// Also run gluon hybridized (net.hybridize()) as a third backend.
         #[arg(long)]
         hybridize: bool,
+        /// Backends to run, in this order: torch, gluon, gluon-hybrid, pytorch, mxnet, or `all`
+        /// (every available one; the real frameworks are skipped with a note where setup could
+        /// not install them).
+        #[arg(long, value_delimiter = ',', default_value = "torch,gluon")]
+        backends: Vec<String>,
     },
     /// Benchmark: each backend in its own process, a warm-up epoch, interleaved repeats, medians.
     /// Timed epochs per repeat: --epochs, else the --config recipe's, else 1.
@@ -134,6 +139,10 @@ pub enum BackendName {
     Gluon,
     /// gluon with net.hybridize()
     GluonHybrid,
+    /// the article's PyTorch code on real PyTorch
+    Pytorch,
+    /// the article's MXNet code on real MXNet 1.9.1
+    Mxnet,
 }
 
 #[derive(Args, Clone)]

@@ -3,6 +3,8 @@
 use crate::args::BackendName;
 use crate::outputs::say;
 use anyhow::Result;
+use clap::ValueEnum;
+use mlcmp_backend_frameworks::{Framework, FrameworkBackend};
 use mlcmp_core::backend::Backend;
 use mlcmp_core::machine::Versions;
 
@@ -10,6 +12,8 @@ pub fn make(name: BackendName, threads: usize) -> Result<Box<dyn Backend>> {
     Ok(match name {
         BackendName::Gluon => Box::new(mlcmp_backend_gluon::GluonBackend::new(threads)),
         BackendName::GluonHybrid => Box::new(mlcmp_backend_gluon::GluonBackend::hybridized(threads)),
+        BackendName::Pytorch => Box::new(FrameworkBackend::new(Framework::Pytorch, threads)),
+        BackendName::Mxnet => Box::new(FrameworkBackend::new(Framework::Mxnet, threads)),
         #[cfg(feature = "torch")]
         BackendName::Torch => Box::new(mlcmp_backend_torch::TorchBackend::new(threads)),
         #[cfg(not(feature = "torch"))]
@@ -25,12 +29,48 @@ pub fn make_named(name: &str, threads: usize) -> Result<Box<dyn Backend>> {
         "torch" => make(BackendName::Torch, threads),
         "gluon" => make(BackendName::Gluon, threads),
         "gluon-hybrid" => make(BackendName::GluonHybrid, threads),
+        "pytorch" => make(BackendName::Pytorch, threads),
+        "mxnet" => make(BackendName::Mxnet, threads),
         #[cfg(feature = "torch")]
         "torch-bare" => Ok(Box::new(mlcmp_backend_torch::BareTorch::new(threads))),
         #[cfg(not(feature = "torch"))]
         "torch-bare" => make(BackendName::Torch, threads),
-        _ => anyhow::bail!("unknown backend '{name}'; use torch, gluon, gluon-hybrid or torch-bare"),
+        _ => anyhow::bail!(
+            "unknown backend '{name}'; use torch, gluon, gluon-hybrid, pytorch, mxnet or torch-bare"
+        ),
     }
+}
+
+/// The backends `--backends LIST` names, in order; `all` is every backend this binary can run
+/// here (a real framework setup could not install is left out, with a note on stderr).
+pub fn compare_list(list: &[String], hybridize: bool) -> Result<Vec<BackendName>> {
+    let mut names = vec![];
+    for item in list {
+        match item.as_str() {
+            "all" => {
+                names.push(BackendName::Torch);
+                names.push(BackendName::Gluon);
+                for (fw, name) in [(Framework::Pytorch, BackendName::Pytorch), (Framework::Mxnet, BackendName::Mxnet)] {
+                    match fw.python() {
+                        Ok(_) => names.push(name),
+                        Err(why) => eprintln!("mlcmp: note: {} left out of `all`: unavailable: {why}", fw.name()),
+                    }
+                }
+            }
+            "torch-bare" => anyhow::bail!("torch-bare is bench's reference row; compare runs torch, gluon, gluon-hybrid, pytorch, mxnet"),
+            other => {
+                let n = BackendName::from_str(other, true).map_err(|_| {
+                    anyhow::anyhow!("--backends: unknown backend '{other}'; use torch, gluon, gluon-hybrid, pytorch, mxnet or all")
+                })?;
+                names.push(n);
+            }
+        }
+    }
+    if hybridize && !names.contains(&BackendName::GluonHybrid) {
+        names.push(BackendName::GluonHybrid);
+    }
+    names.dedup();
+    Ok(names)
 }
 
 /// libtorch's matmul rate (GFLOP/s) for an (m x k).(k x n) product, when torch is built in.

@@ -12,7 +12,7 @@ mod train;
 mod worker_args;
 
 use anyhow::Result;
-use args::{BackendName, Cli, Cmd, Format};
+use args::{Cli, Cmd, Format};
 use clap::Parser;
 use mlcmp_core::export::{self, Style};
 use mlcmp_core::results::Results;
@@ -44,12 +44,9 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Train { backend, opts } => train::train_or_compare(&opts, &[backend], false, true, None),
-        Cmd::Compare { opts, no_save, check_parity, regress: baseline, hybridize } => {
+        Cmd::Compare { opts, no_save, check_parity, regress: baseline, hybridize, backends: list } => {
             regress_needs_json(&baseline, &opts)?;
-            let mut names = vec![BackendName::Torch, BackendName::Gluon];
-            if hybridize {
-                names.push(BackendName::GluonHybrid);
-            }
+            let names = backends::compare_list(&list, hybridize)?;
             let code = train::train_or_compare(&opts, &names, true, !no_save, check_parity)?;
             finish_with_regress(code, baseline.as_deref(), opts.json.as_deref())
         }

@@ -57,23 +57,26 @@ pub fn train_or_compare(
         eprintln!("mlcmp: {} {}{at}{why}", r.backend, r.status);
     }
     if let Some(tol) = check_parity {
-        match &results.parity {
-            Some(p) if p.within(tol) => say!(
-                "parity ok: max batch loss difference {:.2e}, max weight difference {:.2e} <= {tol:.0e}",
-                p.max_batch_loss_diff,
-                p.max_weight_diff
-            ),
-            Some(p) => {
-                eprintln!(
-                    "mlcmp: parity check failed: max batch loss difference {:.2e}, max weight difference {:.2e}, tolerance {tol:.0e}",
-                    p.max_batch_loss_diff, p.max_weight_diff
-                );
-                return Ok(ExitCode::from(1));
+        if results.parities.is_empty() {
+            eprintln!("mlcmp: parity check failed: no two complete runs to compare");
+            return Ok(ExitCode::from(1));
+        }
+        let mut ok = true;
+        for pp in &results.parities {
+            let p = &pp.parity;
+            let line = format!(
+                "{} vs {}: max batch loss difference {:.2e}, max weight difference {:.2e}, tolerance {tol:.0e}",
+                pp.a, pp.b, p.max_batch_loss_diff, p.max_weight_diff
+            );
+            if p.within(tol) {
+                say!("parity ok: {line}");
+            } else {
+                eprintln!("mlcmp: parity check failed: {line}");
+                ok = false;
             }
-            None => {
-                eprintln!("mlcmp: parity check failed: no two complete runs to compare");
-                return Ok(ExitCode::from(1));
-            }
+        }
+        if !ok {
+            return Ok(ExitCode::from(1));
         }
     }
     Ok(exit_code(&results, written))

@@ -52,7 +52,7 @@ fn compare_writes_json_and_tables() {
         assert!(out.contains(title), "{title} missing in {out}");
     }
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(v["schema"], 1);
+    assert_eq!(v["schema"], 2);
     assert_eq!(v["recipe"]["limit"], 2000);
     let runs = v["runs"].as_array().unwrap();
     assert_eq!(runs.iter().map(|r| r["backend"].as_str().unwrap()).collect::<Vec<_>>(), ["torch", "gluon"]);

@@ -78,6 +78,22 @@ pub fn accuracy(net: &impl Block, data: &MnistData) -> mlcmp_gluon_engine::Resul
     Ok(correct / data.len() as f64)
 }
 
+/// The engine's summation order for one run, back to the usual one when the run ends.
+struct SumOrder;
+
+impl SumOrder {
+    fn set(split: bool) -> SumOrder {
+        mlcmp_gluon_engine::set_split_sums(split);
+        SumOrder
+    }
+}
+
+impl Drop for SumOrder {
+    fn drop(&mut self) {
+        mlcmp_gluon_engine::set_split_sums(false);
+    }
+}
+
 impl Backend for GluonBackend {
     fn name(&self) -> &'static str {
         if self.hybridize {
@@ -90,6 +106,8 @@ impl Backend for GluonBackend {
     fn run(&mut self, job: &Job, on: &mut dyn FnMut(Event)) -> Result<RunResult> {
         let (r, data, model) = (job.recipe, job.data, job.recipe.model());
         mlcmp_gluon_engine::set_num_threads(self.threads);
+        // The parity floor's rerun sums every product in another order (reset when the run ends).
+        let _order = SumOrder::set(job.shared.is_some_and(|s| s.reorder_sums));
         let mut t = Tracker::new(RunResult::new(self.name(), mlcmp_gluon_engine::num_threads()), on);
         nd::random::seed(r.seed);
 

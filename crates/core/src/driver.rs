@@ -5,6 +5,7 @@ use crate::interrupt::stop_requested;
 use crate::parity;
 use crate::recipe::{InitMode, Recipe};
 use crate::results::Results;
+use crate::run::RunResult;
 use crate::shared::Shared;
 use anyhow::{bail, Result};
 use mlcmp_data::{FileStatus, Mnist};
@@ -38,7 +39,8 @@ pub fn load_data(dir: &Path, limit: Option<usize>) -> Result<Mnist> {
 /// Run each backend in turn (never two at once: their thread pools would fight for the cores),
 /// appending its run to `results`. A failing or diverging backend does not stop the next one; a
 /// requested stop (Ctrl-C) does. With `init: shared` every backend gets the same initial weights and
-/// batch order, and `results.parity` compares the first two runs.
+/// batch order, and `results.parities` compares each port with its framework and the two ports,
+/// each beside the f32 floor of one of them (its rerun from 1-ulp perturbed weights).
 pub fn run_all(
     recipe: &Recipe,
     data: &Mnist,
@@ -58,17 +60,31 @@ pub fn run_all(
         let run = run_backend(b.as_mut(), &job, threads, &mut |e| on(name, e));
         results.runs.push(run);
     }
-    let (Some(shared), [a, b, ..]) = (&shared, results.runs.as_slice()) else { return };
-    results.parity = parity::compare(a, b);
-    // The floor: the last backend again, from weights one rounding step away.
-    if let (Some(p), Some(last)) = (results.parity.as_mut(), backends.last_mut()) {
-        if stop_requested() {
-            return;
+    let Some(shared) = &shared else { return };
+    let names: Vec<&str> = results.runs.iter().map(|r| r.backend.as_str()).collect();
+    let pairs = parity::pairs(&names);
+    // The floors: each needed backend again, from weights one rounding step away (once each).
+    let perturbed = shared.floor();
+    let mut reruns: Vec<RunResult> = vec![];
+    for (a, b) in &pairs {
+        let name = parity::floor_of(a, b);
+        if stop_requested() || reruns.iter().any(|r| r.backend == name) {
+            continue;
         }
-        let perturbed = shared.perturbed();
+        let Some(backend) = backends.iter_mut().find(|x| x.name() == name) else { continue };
         let job = Job { recipe, data, shared: Some(&perturbed) };
-        let name = format!("{}, 1-ulp perturbed", last.name());
-        let rerun = run_backend(last.as_mut(), &job, threads, &mut |e| on(&name, e));
-        p.floor = parity::compare(b, &rerun).map(Box::new);
+        let label = format!("{name}, floor rerun");
+        reruns.push(run_backend(backend.as_mut(), &job, threads, &mut |e| on(&label, e)));
+    }
+    for (a, b) in pairs {
+        let (Some(ra), Some(rb)) = (results.run(&a), results.run(&b)) else { continue };
+        let Some(mut p) = parity::compare(ra, rb) else { continue };
+        let floor_name = parity::floor_of(&a, &b).to_string();
+        if let (Some(orig), Some(rerun)) =
+            (results.run(&floor_name), reruns.iter().find(|r| r.backend == floor_name))
+        {
+            p.floor = parity::compare(orig, rerun).map(Box::new);
+        }
+        results.parities.push(parity::PairParity { a, b, floor_of: floor_name, parity: p });
     }
 }

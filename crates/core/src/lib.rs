@@ -14,11 +14,12 @@
 //!
 //! Layers, lowest first (a module imports only modules above it in this list):
 //! `stats`, `article`, `interrupt`, `divergence`, `model`, `recipe`, `run`, `shared`, `machine`,
-//! `output`, `parity`, `backend`, `tracker`, `results`, `driver`, `bench`, `regress`, `export`.
+//! `output`, `child`, `parity`, `backend`, `tracker`, `results`, `driver`, `bench`, `regress`, `export`.
 
 pub mod article;
 pub mod backend;
 pub mod bench;
+pub mod child;
 pub mod divergence;
 pub mod driver;
 pub mod export;

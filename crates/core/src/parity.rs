@@ -72,3 +72,34 @@ pub fn compare(a: &RunResult, b: &RunResult) -> Option<Parity> {
     }
     Some(p)
 }
+
+/// Two backends compared from shared weights and batches, beside the floor of one of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairParity {
+    pub a: String,
+    pub b: String,
+    /// Which backend's 1-ulp rerun gave `parity.floor`.
+    pub floor_of: String,
+    pub parity: Parity,
+}
+
+/// The pairs worth comparing among `names`: each Rust port against the framework it stands for,
+/// and the two ports against each other; when none of those is there, the first two backends.
+pub fn pairs(names: &[&str]) -> Vec<(String, String)> {
+    let has = |n: &str| names.contains(&n);
+    let mut out: Vec<(String, String)> = [("torch", "pytorch"), ("gluon", "mxnet"), ("torch", "gluon")]
+        .into_iter()
+        .filter(|(a, b)| has(a) && has(b))
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    if out.is_empty() && names.len() >= 2 {
+        out.push((names[0].to_string(), names[1].to_string()));
+    }
+    out
+}
+
+/// The backend of a pair whose rerun from 1-ulp perturbed weights gives the pair's floor: the
+/// engine port where there is one (it reruns quickest), else libtorch's port, else the second.
+pub fn floor_of<'a>(a: &'a str, b: &'a str) -> &'a str {
+    [a, b].into_iter().find(|n| *n == "gluon").or([a, b].into_iter().find(|n| *n == "torch")).unwrap_or(b)
+}

@@ -1,15 +1,16 @@
-//! The results file: machine, versions, recipe and runs, as JSON (schema 1).
+//! The results file: machine, versions, recipe and runs, as JSON (schema 2; schema 1 files, with
+//! a single `parity`, still load).
 
 use crate::machine::{Machine, Versions};
 use crate::output::write_atomic;
-use crate::parity::Parity;
+use crate::parity::{PairParity, Parity};
 use crate::recipe::Recipe;
 use crate::run::RunResult;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
 
 /// What a bench run measured beside the runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,9 +33,12 @@ pub struct Results {
     pub versions: Versions,
     pub recipe: Recipe,
     pub runs: Vec<RunResult>,
-    /// With `init: shared`: how far the first two runs are apart.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parity: Option<Parity>,
+    /// With `init: shared`: how far each compared pair of runs is apart, beside its floor.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parities: Vec<PairParity>,
+    /// Schema 1's single comparison of the first two runs; read, then moved into `parities`.
+    #[serde(default, skip_serializing)]
+    parity: Option<Parity>,
     /// With `mlcmp bench`: repeats, warm-up and the measured matmul rate behind the floor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bench: Option<BenchInfo>,
@@ -49,6 +53,7 @@ impl Results {
             versions,
             recipe,
             runs: vec![],
+            parities: vec![],
             parity: None,
             bench: None,
         }
@@ -64,15 +69,19 @@ impl Results {
 
     pub fn parse(text: &str, source: &str) -> Result<Results> {
         let de = &mut serde_json::Deserializer::from_str(text);
-        let r: Results = serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut r: Results = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             anyhow::anyhow!("{source}: not an mlcmp results file (at '{path}': {})", e.into_inner())
         })?;
-        if r.schema != SCHEMA {
+        if r.schema == 0 || r.schema > SCHEMA {
             bail!(
-                "{source}: results schema {} is not supported (this mlcmp reads schema {SCHEMA})",
+                "{source}: results schema {} is not supported (this mlcmp reads schemas 1 to {SCHEMA})",
                 r.schema
             );
+        }
+        if let (Some(p), [a, b, ..]) = (r.parity.take(), r.runs.as_slice()) {
+            let (a, b) = (a.backend.clone(), b.backend.clone());
+            r.parities.push(PairParity { floor_of: b.clone(), a, b, parity: p });
         }
         Ok(r)
     }

@@ -143,6 +143,8 @@ impl Split {
 pub struct Mnist {
     pub train: Split,
     pub test: Split,
+    /// The folder the files were read from (the real frameworks' runners read them there too).
+    pub dir: PathBuf,
 }
 
 impl Mnist {
@@ -164,6 +166,7 @@ impl Mnist {
         Ok(Mnist {
             train: Split::load(&dir.join(FILES[0].0), &dir.join(FILES[1].0))?,
             test: Split::load(&dir.join(FILES[2].0), &dir.join(FILES[3].0))?,
+            dir: dir.to_path_buf(),
         })
     }
 

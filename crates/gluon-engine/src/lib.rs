@@ -88,5 +88,9 @@ pub use trainer::Trainer;
 /// policy.
 pub use kernels::threads::{num_threads, set_num_threads};
 
+/// Sum every matrix product's inner dimension in two halves: another valid f32 rounding of the
+/// same maths (for measuring what rounding alone does to a training run).
+pub use kernels::gemm::set_split_sums;
+
 /// candle's shape type, so `nd::ones((5, 3))` takes a tuple like NumPy.
 pub use candle_core::{DType, Shape};

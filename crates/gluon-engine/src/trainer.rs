@@ -63,11 +63,11 @@ impl Trainer {
             let w = p.data()?;
             let Some(g) = w.grad_tensor() else { continue };
             let wt = w.tensor();
-            let scale = -lr * rescale as f32;
+            let rescale = rescale as f32;
             // In place: the parameter owns its buffer (set_data copies), so nothing else sees it.
             if momentum == 0.0 {
-                // w = (1 - lr*wd) w - lr * g / batch
-                axpby(&wt, 1.0 - lr * wd, &g, scale)?;
+                // w = (1 - lr*wd) w - lr * (rescale * g), MXNet's sgd_update
+                axpby(&wt, 1.0 - lr * wd, &g, rescale, -lr)?;
             } else {
                 let mom = match self.states.get(p.name()) {
                     Some(m) => m.clone(),
@@ -77,12 +77,12 @@ impl Trainer {
                         m
                     }
                 };
-                // mom = momentum*mom - lr*(g/batch + wd*w); w += mom
-                axpby(&mom, momentum, &g, scale)?;
+                // mom = momentum*mom - lr*(rescale*g + wd*w); w += mom
+                axpby(&mom, momentum, &g, rescale, -lr)?;
                 if wd > 0.0 {
-                    axpby(&mom, 1.0, &wt, -lr * wd)?;
+                    axpby(&mom, 1.0, &wt, 1.0, -lr * wd)?;
                 }
-                axpby(&wt, 1.0, &mom, 1.0)?;
+                axpby(&wt, 1.0, &mom, 1.0, 1.0)?;
             }
         }
         Ok(())

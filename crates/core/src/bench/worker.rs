@@ -1,6 +1,7 @@
 //! Worker processes: the bench runs each backend in a child process and reads its result back.
 
 use crate::backend::{run_backend, Backend, Job};
+use crate::child::follow;
 use crate::interrupt::stop_requested;
 use crate::recipe::Recipe;
 use crate::run::{RunResult, Status};
@@ -44,42 +45,19 @@ pub fn run_worker(exe: &Path, backend: &str, recipe: &Recipe, warmup: usize, dat
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn();
-    let out = child.and_then(wait_passing_stop);
+    let mut stdout = String::new();
+    let out = child.and_then(|c| follow(c, |line| stdout.push_str(line)));
     let failed = |why: String| {
         let status = if stop_requested() { Status::Interrupted } else { Status::Failed };
         RunResult::failed(backend, recipe.threads.resolve(), status, why)
     };
     match out {
         Err(e) => failed(format!("cannot start the worker {}: {e}", exe.display())),
-        Ok(o) => match serde_json::from_slice::<WorkerReport>(&o.stdout) {
+        Ok(o) => match serde_json::from_str::<WorkerReport>(&stdout) {
             Ok(w) => RunResult { peak_rss_mb: Some(w.peak_rss_mb), ..w.run },
             Err(_) => failed(format!("the worker exited with {} without a result", o.status)),
         },
     }
-}
-
-/// Wait for a worker, passing a stop request on to it: a SIGTERM (what `timeout` and CI send)
-/// reaches only this process, and the worker must stop too, keeping its finished epochs.
-fn wait_passing_stop(mut child: std::process::Child) -> std::io::Result<std::process::Output> {
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let reader = std::thread::spawn(move || {
-        let mut buf = vec![];
-        std::io::Read::read_to_end(&mut stdout, &mut buf).map(|_| buf)
-    });
-    let mut told = false;
-    let status = loop {
-        if let Some(st) = child.try_wait()? {
-            break st;
-        }
-        if stop_requested() && !told {
-            // SAFETY: kill only sends a signal to our own child's pid.
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-            told = true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    let stdout = reader.join().unwrap_or_else(|_| Ok(vec![]))?;
-    Ok(std::process::Output { status, stdout, stderr: vec![] })
 }
 
 /// The worker side: train `backend` with `warmup` extra epochs first (marked as warm-up) on the

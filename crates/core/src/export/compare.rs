@@ -105,13 +105,18 @@ pub fn article_table(res: &Results, style: Style) -> Table {
         Cell::new(format!("mean of 0-4, {} samples each", article::SAMPLES)),
         Cell::new("not stated (CPU)"),
     ]);
-    let Some(torch) = res.run("torch") else { return t };
-    for g in res.runs.iter().filter(|r| r.backend != "torch") {
+    // Each PyTorch-style backend beside its Gluon-style counterpart: the Rust ports, and the
+    // article's own code on today's frameworks.
+    for (label, a, b) in [
+        ("this run, Rust ports", "torch", "gluon"),
+        ("this run, the article's code today", "pytorch", "mxnet"),
+    ] {
+        let (Some(ra), Some(rb)) = (res.run(a), res.run(b)) else { continue };
         // Like with like: the same epochs of both runs, every one counted as the article did.
-        let n = torch.epochs.len().min(g.epochs.len());
+        let n = ra.epochs.len().min(rb.epochs.len());
         let mean_of = |r: &RunResult| mean(&r.epochs[..n].iter().map(|e| e.time_s).collect::<Vec<_>>());
-        let (ts, gs) = (mean_of(torch), mean_of(g));
-        let samples = g.epochs.first().map_or(0, |e| e.samples);
+        let (sa, sb) = (mean_of(ra), mean_of(rb));
+        let samples = rb.epochs.first().map_or(0, |e| e.samples);
         let epochs = match n {
             0 => "none finished".to_string(),
             1 => "epoch 0 only".to_string(),
@@ -123,10 +128,10 @@ pub fn article_table(res: &Results, style: Style) -> Table {
             format!("{epochs}, {samples} samples each")
         };
         t.add_row(vec![
-            Cell::new(format!("this run: torch vs {}", g.backend)),
-            right(fmt(ts, 2)),
-            right(fmt(gs, 2)),
-            right(format!("{}x", fmt(ts / gs, 2))),
+            Cell::new(format!("{label}: {a} vs {b}")),
+            right(fmt(sa, 2)),
+            right(fmt(sb, 2)),
+            right(format!("{}x", fmt(sa / sb, 2))),
             Cell::new(note),
             Cell::new(format!("{}, {} threads", res.machine.describe(), res.machine.threads)),
         ]);
@@ -134,33 +139,84 @@ pub fn article_table(res: &Results, style: Style) -> Table {
     t
 }
 
-/// 4. With `--init shared`: how far the two backends are apart.
+/// Where each backend's epoch goes: mean seconds per phase and its share of the epoch.
+pub fn phase_table(res: &Results, style: Style) -> Table {
+    let mut t = table(style, &["backend", "data", "forward", "backward", "update", "other", "epoch s"]);
+    for r in &res.runs {
+        let m = |get: fn(&EpochResult) -> f64| mean(&r.epochs.iter().map(get).collect::<Vec<_>>());
+        let epoch = m(|e| e.time_s);
+        let parts = [
+            m(|e| e.phases.data_s),
+            m(|e| e.phases.forward_s),
+            m(|e| e.phases.backward_s),
+            m(|e| e.phases.update_s),
+        ];
+        let untimed = parts.iter().all(|&x| x == 0.0);
+        let cell = |x: f64| {
+            if untimed {
+                "-".to_string()
+            } else {
+                format!("{} ({:.0}%)", fmt(x, 3), 100.0 * x / epoch)
+            }
+        };
+        let mut row = vec![Cell::new(&r.backend)];
+        row.extend(parts.iter().map(|&x| right(cell(x))));
+        row.push(right(cell(epoch - parts.iter().sum::<f64>())));
+        row.push(right(fmt(epoch, 3)));
+        t.add_row(row);
+    }
+    t
+}
+
+/// With `--init shared`: how far each compared pair is apart, each beside its f32 floor (a
+/// rerun of one of the two; see `Shared::floor`).
 pub fn parity_table(res: &Results, style: Style) -> Option<Table> {
-    let p = res.parity.as_ref()?;
-    let names: Vec<&str> = res.runs.iter().map(|r| r.backend.as_str()).collect();
-    let floor_name = format!("{} vs itself from 1-ulp perturbed weights", names.last().unwrap_or(&""));
-    let mut t = table(style, &["shared weights and batches".to_string(), names.join(" vs "), floor_name]);
+    if res.parities.is_empty() {
+        return None;
+    }
+    let mut header = vec!["shared weights and batches".to_string()];
+    for pp in &res.parities {
+        header.push(format!("{} vs {}", pp.a, pp.b));
+        header.push(format!("floor: {} rerun", pp.floor_of));
+    }
+    let mut t = table(style, &header);
     let sci = |x: f64| format!("{x:.2e}");
-    let f = p.floor.as_deref();
-    let mut row = |label: String, get: fn(&Parity) -> f64| {
-        t.add_row(vec![
-            Cell::new(label),
-            right(sci(get(p))),
-            right(f.map(|f| sci(get(f))).unwrap_or("-".into())),
-        ]);
-    };
-    let at = p.max_batch_loss_diff_at;
-    row(format!("max |batch loss difference| (at epoch {}, batch {})", at.epoch, at.batch), |p| {
-        p.max_batch_loss_diff
-    });
-    row("max relative batch loss difference, epoch 0".into(), |p| p.max_batch_loss_rel_epoch0);
-    row("max |avg loss difference| over epochs".into(), |p| p.max_avg_loss_diff);
-    row("max |weight difference| at the end".into(), |p| p.max_weight_diff);
-    t.add_row(vec![
-        Cell::new("batches compared"),
-        right(p.batches_compared.to_string()),
-        right(f.map(|f| f.batches_compared.to_string()).unwrap_or("-".into())),
-    ]);
+    type Measure = fn(&Parity) -> f64;
+    let rows: [(&str, Measure); 4] = [
+        ("max |batch loss difference|", |p| p.max_batch_loss_diff),
+        ("max relative batch loss difference, epoch 0", |p| p.max_batch_loss_rel_epoch0),
+        ("max |avg loss difference| over epochs", |p| p.max_avg_loss_diff),
+        ("max |weight difference| at the end", |p| p.max_weight_diff),
+    ];
+    for (label, get) in rows {
+        let mut row = vec![Cell::new(label)];
+        for pp in &res.parities {
+            row.push(right(sci(get(&pp.parity))));
+            row.push(right(pp.parity.floor.as_deref().map(|f| sci(get(f))).unwrap_or("-".into())));
+        }
+        t.add_row(row);
+    }
+    let mut row = vec![Cell::new("gap / floor (batch loss, weights)")];
+    for pp in &res.parities {
+        let ratio = |get: fn(&Parity) -> f64| {
+            pp.parity
+                .floor
+                .as_deref()
+                .map(|f| format!("{:.1}x", get(&pp.parity) / get(f)))
+                .unwrap_or("-".into())
+        };
+        row.push(right(format!("{}, {}", ratio(|p| p.max_batch_loss_diff), ratio(|p| p.max_weight_diff))));
+        row.push(Cell::new(""));
+    }
+    t.add_row(row);
+    let mut row = vec![Cell::new("batches compared")];
+    for pp in &res.parities {
+        row.push(right(pp.parity.batches_compared));
+        row.push(right(
+            pp.parity.floor.as_deref().map(|f| f.batches_compared.to_string()).unwrap_or("-".into()),
+        ));
+    }
+    t.add_row(row);
     Some(t)
 }
 
@@ -176,6 +232,11 @@ pub fn render(res: &Results, style: Style) -> String {
         title("Beside the article"),
         article_table(res, style)
     );
+    out.push_str(&format!(
+        "\n{}{}\n",
+        title("Where the time goes (mean seconds per epoch and share)"),
+        phase_table(res, style)
+    ));
     if let Some(p) = parity_table(res, style) {
         out.push_str(&format!("\n{}{p}\n", title("Parity")));
     }

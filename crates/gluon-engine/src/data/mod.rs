@@ -65,9 +65,9 @@ pub trait Transform: Send + Sync {
         false
     }
 
-    /// For a per-channel affine map `x * scale[c] + shift[c]` (Normalize): the pairs for `channels`
-    /// channels. Compose folds a chain of them into ToTensor's single pass.
-    fn channel_affine(&self, channels: usize) -> Option<Vec<(f32, f32)>> {
+    /// For a per-channel `(x - mean[c]) / std[c]` (Normalize): the pairs for `channels` channels.
+    /// Compose folds a chain of them into ToTensor's single pass, with MXNet's arithmetic.
+    fn channel_normalize(&self, channels: usize) -> Option<Vec<(f32, f32)>> {
         let _ = channels;
         None
     }

@@ -52,7 +52,7 @@ pub mod transforms {
 
     /// ToTensor then per-channel `x * scale + shift`, in one pass from u8 (H, W, C) or (N, H, W, C)
     /// to f32 (C, H, W) or (N, C, H, W).
-    fn to_tensor_affine(x: &NDArray, affine: &[(f32, f32)]) -> Result<NDArray> {
+    fn to_tensor_normalized(x: &NDArray, chain: &[Vec<(f32, f32)>]) -> Result<NDArray> {
         let t = x.tensor();
         let dims = t.dims().to_vec();
         let (n, h, w, c) = match dims[..] {
@@ -63,23 +63,30 @@ pub mod transforms {
                 dims.len()
             ),
         };
-        if affine.len() != c {
-            bail!("Normalize: {} channel statistics for an input with {c} channels", affine.len());
+        if chain.len() != c {
+            bail!("Normalize: {} channel statistics for an input with {c} channels", chain.len());
         }
+        // A u8 pixel has 256 values: per channel, a table of what ToTensor then each Normalize
+        // give, computed as MXNet computes them ((p / 255 - mean) / std in f32, step by step), so
+        // the inputs are bit-identical to MXNet's and one lookup replaces two passes.
+        let luts: Vec<[f32; 256]> = chain
+            .iter()
+            .map(|steps| {
+                std::array::from_fn(|p| steps.iter().fold(p as f32 / 255.0, |v, &(m, s)| (v - m) / s))
+            })
+            .collect();
         let plane = h * w;
         let mut out = vec![0f32; n * plane * c];
         crate::kernels::storage::with_u8(&t, |px| {
             for (src, dst) in px.chunks(plane * c).zip(out.chunks_mut(plane * c)) {
-                if let [(scale, shift)] = affine[..] {
+                if let [lut] = &luts[..] {
                     // One channel: HWC and CHW are the same order.
-                    dst.iter_mut().zip(src).for_each(|(o, &p)| *o = p as f32 * scale + shift);
+                    dst.iter_mut().zip(src).for_each(|(o, &p)| *o = lut[p as usize]);
                     continue;
                 }
-                for (ch, &(scale, shift)) in affine.iter().enumerate() {
+                for (ch, lut) in luts.iter().enumerate() {
                     let d = &mut dst[ch * plane..(ch + 1) * plane];
-                    d.iter_mut()
-                        .zip(src.iter().skip(ch).step_by(c))
-                        .for_each(|(o, &p)| *o = p as f32 * scale + shift);
+                    d.iter_mut().zip(src.iter().skip(ch).step_by(c)).for_each(|(o, &p)| *o = lut[p as usize]);
                 }
             }
         })?;
@@ -121,15 +128,16 @@ pub mod transforms {
     }
 
     impl Transform for Normalize {
-        fn channel_affine(&self, channels: usize) -> Option<Vec<(f32, f32)>> {
-            Some(self.stats(channels)?.into_iter().map(|(m, s)| (1.0 / s, -m / s)).collect())
+        fn channel_normalize(&self, channels: usize) -> Option<Vec<(f32, f32)>> {
+            self.stats(channels)
         }
 
         fn apply(&self, x: &NDArray) -> Result<NDArray> {
             let t = x.tensor();
             if self.mean.len() == 1 {
-                let s = 1.0 / self.std[0] as f64;
-                return Ok(NDArray::from_tensor(t.affine(s, -(self.mean[0] as f64) * s)?));
+                // (x - mean) / std, as MXNet computes it (not x * (1/std) - mean/std).
+                let (m, s) = (self.mean[0] as f64, self.std[0] as f64);
+                return Ok(NDArray::from_tensor(((t - m)? / s)?));
             }
             let c = self.mean.len();
             let axis = t
@@ -167,12 +175,15 @@ pub mod transforms {
             if let Some((first, rest)) = self.0.split_first() {
                 let channels = x.shape().last().copied().unwrap_or(0);
                 if first.is_to_tensor() && x.dtype() == DType::U8 && !rest.is_empty() {
-                    let folded = rest.iter().try_fold(vec![(1.0f32 / 255.0, 0.0f32); channels], |acc, t| {
-                        let ab = t.channel_affine(channels)?;
-                        Some(acc.iter().zip(ab).map(|(&(s, b), (s2, b2))| (s * s2, b * s2 + b2)).collect())
-                    });
-                    if let Some(affine) = folded {
-                        return to_tensor_affine(x, &affine);
+                    let folded =
+                        rest.iter().try_fold(vec![vec![]; channels], |mut acc: Vec<Vec<(f32, f32)>>, t| {
+                            for (steps, ms) in acc.iter_mut().zip(t.channel_normalize(channels)?) {
+                                steps.push(ms);
+                            }
+                            Some(acc)
+                        });
+                    if let Some(chain) = folded {
+                        return to_tensor_normalized(x, &chain);
                     }
                 }
             }

@@ -20,10 +20,11 @@ pub(crate) fn zip_map(a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32) -> Re
     tensor(out, a.dims())
 }
 
-/// `dst = dst * keep + src * scale`, in place, elementwise.
+/// `dst = dst * keep + scale * (pre * src)`, in place, elementwise.
 struct Axpby {
     keep: f32,
     scale: f32,
+    pre: f32,
 }
 
 impl candle_core::InplaceOp2 for Axpby {
@@ -48,13 +49,11 @@ impl candle_core::InplaceOp2 for Axpby {
                 if d.len() != s.len() {
                     candle_core::bail!("axpby: {} values updated from {}", d.len(), s.len());
                 }
-                let (keep, scale) = (self.keep, self.scale);
-                let update = |d: &mut [f32], s: &[f32]| {
-                    if keep == 1.0 {
-                        d.iter_mut().zip(s).for_each(|(x, &y)| *x += scale * y);
-                    } else {
-                        d.iter_mut().zip(s).for_each(|(x, &y)| *x = keep * *x + scale * y);
-                    }
+                let (keep, scale, pre) = (self.keep, self.scale, self.pre);
+                let update = |d: &mut [f32], s: &[f32]| match (keep == 1.0, pre == 1.0) {
+                    (true, true) => d.iter_mut().zip(s).for_each(|(x, &y)| *x += scale * y),
+                    (true, false) => d.iter_mut().zip(s).for_each(|(x, &y)| *x += scale * (pre * y)),
+                    _ => d.iter_mut().zip(s).for_each(|(x, &y)| *x = keep * *x + scale * (pre * y)),
                 };
                 // Large updates (a 784x256 weight) are memory-bound: more cores cut the time.
                 let parts = if d.len() >= SPLIT_MIN_ELEMS { num_threads() } else { 1 };
@@ -73,14 +72,17 @@ impl candle_core::InplaceOp2 for Axpby {
     }
 }
 
-/// `dst = dst * keep + src * scale` in place: the SGD step, momentum and gradient accumulation
-/// without allocating. `dst` must own its storage (no other tensor sees the change).
-pub(crate) fn axpby(dst: &Tensor, keep: f32, src: &Tensor, scale: f32) -> Result<()> {
+/// `dst = dst * keep + scale * (pre * src)` in place: the SGD step, momentum and gradient
+/// accumulation without allocating. `pre` is applied first, as MXNet's optimizers apply
+/// `rescale_grad` to the gradient before the learning rate (the same rounding as MXNet's
+/// `(1 - lr*wd) * w - lr * (rescale_grad * g)`). `dst` must own its storage (no other tensor sees
+/// the change).
+pub(crate) fn axpby(dst: &Tensor, keep: f32, src: &Tensor, pre: f32, scale: f32) -> Result<()> {
     let src = if src.is_contiguous() { src.clone() } else { src.contiguous()? };
     if !dst.is_contiguous() || dst.dims() != src.dims() {
         bail!("internal: in-place update of {:?} from {:?}", dst.dims(), src.dims());
     }
-    dst.inplace_op2(&src, &Axpby { keep, scale })?;
+    dst.inplace_op2(&src, &Axpby { keep, scale, pre })?;
     Ok(())
 }
 

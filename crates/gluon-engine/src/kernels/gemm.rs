@@ -5,6 +5,17 @@ use super::storage::{tensor, with_f32};
 use super::threads::{for_each_part, num_threads};
 use crate::error::{bail, Result};
 use candle_core::Tensor;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether products sum their inner dimension in two halves (see [`set_split_sums`]).
+static SPLIT_SUMS: AtomicBool = AtomicBool::new(false);
+
+/// Sum every product's inner dimension in two halves, the second added onto the first: the same
+/// maths with a different, equally valid f32 rounding in every product, as another BLAS would
+/// round. mlcmp's parity floor runs the engine this way to see what rounding alone does to a run.
+pub fn set_split_sums(on: bool) {
+    SPLIT_SUMS.store(on, Ordering::Relaxed);
+}
 
 /// Products smaller than this many multiply-adds stay on one thread (splitting costs more).
 const SPLIT_MIN_MACS: usize = 1 << 19;
@@ -92,33 +103,43 @@ unsafe fn gemm_ptr(dst: *mut f32, a: Mat, b: Mat, accumulate: bool) {
     }
     let ((a_rs, a_cs), (b_rs, b_cs)) = (a.strides(), b.strides());
     let dst = SendPtr(dst);
+    // The inner dimension in one piece, or (with the split summation order) in two halves, the
+    // second accumulated onto the first: another valid f32 rounding of every product.
+    let halves = if SPLIT_SUMS.load(Ordering::Relaxed) && k >= 2 {
+        [(0, k / 2), (k / 2, k)]
+    } else {
+        [(0, k), (k, k)]
+    };
     // Rows r0..r1 of dst.
     let block = |r0: usize, r1: usize| {
         let d = &dst;
-        // SAFETY: the pointers and strides describe rows r0..r1 of op(a), op(b) and those rows of
-        // dst, all inside their buffers.
-        unsafe {
-            gemm::gemm(
-                r1 - r0,
-                n,
-                k,
-                d.0.add(r0 * n),
-                1,
-                n as isize,
-                accumulate,
-                a.v.as_ptr().add(r0 * a_rs),
-                a_cs as isize,
-                a_rs as isize,
-                b.v.as_ptr(),
-                b_cs as isize,
-                b_rs as isize,
-                if accumulate { 1.0 } else { 0.0 },
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            )
+        for (i, &(k0, k1)) in halves.iter().enumerate().filter(|(_, (k0, k1))| k1 > k0) {
+            let acc = accumulate || i > 0;
+            // SAFETY: the pointers and strides describe rows r0..r1 and columns k0..k1 of op(a),
+            // rows k0..k1 of op(b) and rows r0..r1 of dst, all inside their buffers.
+            unsafe {
+                gemm::gemm(
+                    r1 - r0,
+                    n,
+                    k1 - k0,
+                    d.0.add(r0 * n),
+                    1,
+                    n as isize,
+                    acc,
+                    a.v.as_ptr().add(r0 * a_rs + k0 * a_cs),
+                    a_cs as isize,
+                    a_rs as isize,
+                    b.v.as_ptr().add(k0 * b_rs),
+                    b_cs as isize,
+                    b_rs as isize,
+                    if acc { 1.0 } else { 0.0 },
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                )
+            }
         }
     };
     let threads = if m * n * k < SPLIT_MIN_MACS { 1 } else { num_threads().min(m) };

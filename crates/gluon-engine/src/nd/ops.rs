@@ -350,13 +350,14 @@ pub fn softmax_cross_entropy(pred: &NDArray, label: &NDArray) -> Result<NDArray>
             .map(|r| {
                 let (row, p) = (&v[r * c..(r + 1) * c], &mut prob[r * c..(r + 1) * c]);
                 let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-                let mut sum = 0f32;
+                let sum: f32 = row.iter().map(|&x| (x - m).exp()).sum();
+                // MXNet's log_softmax, (x - max) - log(sum), and its backward's exp of it: the
+                // same f32 rounding as MXNet's SoftmaxCrossEntropyLoss.
+                let lse = sum.ln();
                 for (pi, &x) in p.iter_mut().zip(row) {
-                    *pi = (x - m).exp();
-                    sum += *pi;
+                    *pi = ((x - m) - lse).exp();
                 }
-                p.iter_mut().for_each(|pi| *pi /= sum);
-                m + sum.ln() - row[label[r] as usize]
+                -((row[label[r] as usize] - m) - lse)
             })
             .collect();
         (loss, prob)

@@ -1,0 +1,98 @@
+"""What both runners share: the recipe and data arguments, the MNIST IDX files, the shared-mode
+files, the stop request, and the JSON lines mlcmp reads. The frameworks' own code is in
+pytorch_article.py and mxnet_article.py."""
+import argparse
+import json
+import math
+import os
+import signal
+import sys
+import time
+
+import numpy as np
+
+STOP = {"requested": False}
+
+
+def _stop(signum, frame):
+    STOP["requested"] = True
+
+
+def args():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--recipe-json", required=True, help="the recipe, as mlcmp writes it")
+    p.add_argument("--data-dir", required=True, help="folder with the four MNIST IDX files")
+    p.add_argument("--shared", help="folder with params.f32 and batches.json (--init shared)")
+    p.add_argument("--final-params", help="write the parameters here after training (raw f32)")
+    a = p.parse_args()
+    recipe = json.loads(a.recipe_json)
+    threads = recipe["threads"]
+    recipe["threads"] = os.cpu_count() if threads == "all" else int(threads)
+    # SIGTERM and SIGHUP stop after the current batch, like Ctrl-C does in mlcmp.
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, _stop)
+    return a, recipe
+
+
+def read_idx(path, dims):
+    with open(path, "rb") as f:
+        data = f.read()
+    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(bytearray(data), dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def mnist(data_dir, train, limit):
+    """(images (N, 28, 28) uint8, labels (N,) int64): the raw IDX files mlcmp verified."""
+    prefix = "train" if train else "t10k"
+    images = read_idx(os.path.join(data_dir, prefix + "-images-idx3-ubyte"), 3)
+    labels = read_idx(os.path.join(data_dir, prefix + "-labels-idx1-ubyte"), 1).astype(np.int64)
+    if limit:
+        images, labels = images[:limit], labels[:limit]
+    return images, labels
+
+
+def shared(a, shapes):
+    """The shared initial parameters (in mlcmp's order and (out, in) layout) and batches."""
+    if not a.shared:
+        return None, None
+    flat = np.fromfile(os.path.join(a.shared, "params.f32"), dtype="<f4")
+    params, at = [], 0
+    for s in shapes:
+        n = int(np.prod(s))
+        params.append(flat[at: at + n].reshape(s))
+        at += n
+    with open(os.path.join(a.shared, "batches.json")) as f:
+        batches = json.load(f)
+    return params, batches
+
+
+def write_params(a, arrays):
+    if a.final_params:
+        np.concatenate([np.asarray(x, dtype="<f4").ravel() for x in arrays]).tofile(a.final_params)
+
+
+def emit(**line):
+    sys.stdout.write(json.dumps(line) + "\n")
+    sys.stdout.flush()
+
+
+def stopped(loss):
+    """Whether to stop after this batch: the loss diverged (mlcmp's rule) or a stop was requested."""
+    if not math.isfinite(loss) or loss > 1e3:
+        return "diverged"
+    if STOP["requested"]:
+        return "interrupted"
+    return None
+
+
+class PhaseClock:
+    """Charges the time since the previous lap to a phase, as mlcmp's Rust backends do."""
+
+    def __init__(self):
+        self.last = time.perf_counter()
+        self.phases = {"data_s": 0.0, "forward_s": 0.0, "backward_s": 0.0, "update_s": 0.0}
+
+    def lap(self, phase):
+        now = time.perf_counter()
+        self.phases[phase + "_s"] += now - self.last
+        self.last = now

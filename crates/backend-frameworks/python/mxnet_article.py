@@ -1,0 +1,113 @@
+"""The article's MXNet Gluon code ("Ten minutes from PyTorch to MXNet", 2018), block by block, run
+on MXNet 1.9.1 by mlcmp's `mxnet` backend. Changes forced by today's APIs or by mlcmp's harness are
+marked CHANGED; the rest is the article's code. Prints one JSON line per epoch.
+
+MXNet runs operators asynchronously: a timer around a call measures only the enqueue. The phase
+clock therefore waits where a phase ends: the forward phase ends at `loss.mean().asscalar()` (the
+article's own synchronisation point), the backward and update phases at `nd.waitall()`. The
+article's code has no waits there; the epoch time includes them (a few per cent)."""
+import random
+import time
+
+import mlcmp_runner as run
+import mxnet as mx
+import numpy as np
+from mxnet import autograd, gluon, nd
+from mxnet.gluon import nn
+from mxnet.gluon.data.vision import transforms
+
+a, recipe = run.args()
+mx.random.seed(recipe["seed"])  # CHANGED: seeded (unseeded MXNet always draws the same weights)
+np.random.seed(recipe["seed"])  # the DataLoader's shuffle draws from numpy
+random.seed(recipe["seed"])
+hidden = recipe["hidden"]
+shared_mode = a.shared is not None
+
+# Data
+# CHANGED: gluon.data.vision.MNIST(train=True) only reads its own .gz files (and otherwise
+# downloads them); the same dataset from the IDX files mlcmp verified.
+images, labels = run.mnist(a.data_dir, True, recipe.get("limit"))
+mnist_train = gluon.data.ArrayDataset(nd.array(images[..., None], dtype="uint8"), labels.astype(np.float32))
+transformer = transforms.Compose(
+    [transforms.ToTensor(), transforms.Normalize(recipe["mean"], recipe["std"])]
+)
+mnist_train = mnist_train.transform_first(transformer)
+shared_params, shared_batches = run.shared(a, [(hidden, 784), (hidden,), (10, hidden), (10,)])
+
+
+def train_data(epoch):
+    # CHANGED: in shared mode the batches are mlcmp's (an explicit batch_sampler).
+    if shared_mode:
+        return gluon.data.DataLoader(mnist_train, batch_sampler=shared_batches[epoch], num_workers=recipe["workers"])
+    return gluon.data.DataLoader(
+        mnist_train, batch_size=recipe["batch_size"], shuffle=recipe["shuffle"], num_workers=recipe["workers"]
+    )
+
+
+# Model
+net = nn.Sequential()
+with net.name_scope():
+    net.add(nn.Dense(hidden, activation="relu"))
+    net.add(nn.Dense(10))
+net.initialize()
+if shared_mode:  # CHANGED: mlcmp's shared initial weights (in_units known from them)
+    net(nd.zeros((1, 784)))  # completes the deferred initialisation
+    for p, v in zip(net.collect_params().values(), shared_params):
+        p.set_data(nd.array(v))
+
+# Loss and optimizer
+softmax_cross_entropy = gluon.loss.SoftmaxCrossEntropyLoss()
+trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": recipe["lr"]})
+
+
+def accuracy(train):
+    """CHANGED: mlcmp evaluates after each epoch, outside the timed epoch, in chunks."""
+    images, labels = run.mnist(a.data_dir, train, recipe.get("limit"))
+    correct = 0
+    for s in range(0, len(labels), 2000):
+        x = nd.array(images[s: s + 2000].reshape(-1, 784).astype(np.float32) / 255.0)
+        x = (x - recipe["mean"]) / recipe["std"]
+        correct += int((net(x).argmax(axis=1).asnumpy().astype(np.int64) == labels[s: s + 2000]).sum())
+    return correct / len(labels)
+
+
+# Training
+for epoch in range(recipe["epochs"]):
+    total_loss = 0.0
+    losses = []
+    clock = run.PhaseClock()
+    tic = time.time()
+    status = None
+    for X, y in train_data(epoch):
+        X.wait_to_read()
+        clock.lap("data")  # waiting for the DataLoader's next batch
+        with autograd.record():
+            loss = softmax_cross_entropy(net(X), y)
+        l = loss.mean().asscalar()  # the article's total_loss += loss.mean().asscalar(), read here
+        clock.lap("forward")
+        loss.backward()
+        nd.waitall()
+        clock.lap("backward")
+        # As in the article: step(batch_size) with the configured size, also for the last, smaller
+        # batch. CHANGED: in shared mode the actual size, so every batch matches PyTorch's mean.
+        trainer.step(batch_size=X.shape[0] if shared_mode else recipe["batch_size"])
+        nd.waitall()
+        clock.lap("update")
+        total_loss += l
+        losses.append(float(l))
+        status = run.stopped(float(l))
+        if status:
+            break
+    time_s = time.time() - tic
+    if status:
+        run.emit(event="stopped", status=status, epoch=epoch, batch=len(losses) - 1)
+        break
+    t0 = time.time()
+    train_acc, test_acc = accuracy(True), accuracy(False)
+    run.emit(
+        event="epoch", epoch=epoch, avg_loss=total_loss / len(losses), time_s=time_s,
+        train_acc=train_acc, test_acc=test_acc, eval_s=time.time() - t0, samples=len(mnist_train),
+        phases=clock.phases, batch_losses=losses,
+    )
+run.write_params(a, [p.data().asnumpy() for p in net.collect_params().values()])
+run.emit(event="end", threads=recipe["threads"], version=mx.__version__)

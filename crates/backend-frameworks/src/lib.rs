@@ -1,0 +1,249 @@
+//! mlcmp's `pytorch` and `mxnet` backends: the article's own code ("Ten minutes from PyTorch to
+//! MXNet") on the real frameworks. Each runs `python/<framework>_article.py` in the framework's
+//! virtual environment as a child process and reads one JSON line per epoch; the Rust ports
+//! (`torch`, `gluon`) are checked against them.
+//!
+//! ```no_run
+//! use mlcmp_backend_frameworks::{Framework, FrameworkBackend};
+//! use mlcmp_core::backend::{Backend, Job};
+//! use mlcmp_core::recipe::Recipe;
+//! let data = mlcmp_data::Mnist::load(&mlcmp_data::default_dir()).unwrap();
+//! let mut mxnet = FrameworkBackend::new(Framework::Mxnet, 2);
+//! let run = mxnet.run(&Job { recipe: &Recipe::article(), data: &data, shared: None }, &mut |_| {}).unwrap();
+//! println!("{:?}", run.epochs.last());
+//! ```
+
+use anyhow::{bail, Context, Result};
+use mlcmp_core::backend::{Backend, Event, Job};
+use mlcmp_core::child::follow;
+use mlcmp_core::run::{EpochResult, Phases, RunResult, Status, StopPoint};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The runners, carried in the binary so an installed mlcmp runs them too.
+const RUNNER: &str = include_str!("../python/mlcmp_runner.py");
+const PYTORCH: &str = include_str!("../python/pytorch_article.py");
+const MXNET: &str = include_str!("../python/mxnet_article.py");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framework {
+    Pytorch,
+    Mxnet,
+}
+
+impl Framework {
+    pub fn name(self) -> &'static str {
+        match self {
+            Framework::Pytorch => "pytorch",
+            Framework::Mxnet => "mxnet",
+        }
+    }
+
+    /// The virtual environment `scripts/setup` installs it into, under the checkout.
+    fn venv(self) -> &'static str {
+        match self {
+            Framework::Pytorch => ".venv",
+            Framework::Mxnet => ".venv-mxnet",
+        }
+    }
+
+    /// `$MLCMP_PYTORCH_PYTHON` / `$MLCMP_MXNET_PYTHON` point at another interpreter.
+    fn env_var(self) -> &'static str {
+        match self {
+            Framework::Pytorch => "MLCMP_PYTORCH_PYTHON",
+            Framework::Mxnet => "MLCMP_MXNET_PYTHON",
+        }
+    }
+
+    fn script(self) -> (&'static str, &'static str) {
+        match self {
+            Framework::Pytorch => ("pytorch_article.py", PYTORCH),
+            Framework::Mxnet => ("mxnet_article.py", MXNET),
+        }
+    }
+
+    /// The Python that has this framework, or why there is none and how to fix it.
+    pub fn python(self) -> std::result::Result<PathBuf, String> {
+        if let Some(p) = std::env::var_os(self.env_var()).filter(|p| !p.is_empty()) {
+            return Ok(p.into());
+        }
+        let here = std::env::current_dir().ok();
+        let exe = std::env::current_exe().ok();
+        let Some(checkout) =
+            [here.as_deref(), exe.as_deref()].into_iter().flatten().find_map(mlcmp_data::checkout_of)
+        else {
+            return Err(format!(
+                "no mlcmp checkout here to find {}; run from the checkout or set {}",
+                self.venv(),
+                self.env_var()
+            ));
+        };
+        let venv = checkout.join(self.venv());
+        let name = self.name();
+        if let Ok(why) = std::fs::read_to_string(venv.join(format!("mlcmp-{name}-unavailable"))) {
+            return Err(format!("{}; see scripts/setup frameworks, or set {}", why.trim(), self.env_var()));
+        }
+        if venv.join(format!("mlcmp-{name}-ok")).is_file() {
+            Ok(venv.join("bin/python"))
+        } else {
+            Err(format!("{name} is not installed in {}; run scripts/setup frameworks", venv.display()))
+        }
+    }
+}
+
+/// A real framework running the article's code.
+pub struct FrameworkBackend {
+    framework: Framework,
+    threads: usize,
+}
+
+impl FrameworkBackend {
+    pub fn new(framework: Framework, threads: usize) -> FrameworkBackend {
+        FrameworkBackend { framework, threads }
+    }
+}
+
+/// What a runner prints, one JSON object per line.
+#[derive(Deserialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+enum Line {
+    Epoch {
+        epoch: usize,
+        avg_loss: f64,
+        time_s: f64,
+        train_acc: f64,
+        test_acc: f64,
+        eval_s: f64,
+        samples: usize,
+        phases: Phases,
+        batch_losses: Vec<f32>,
+    },
+    Stopped {
+        status: Status,
+        epoch: usize,
+        batch: usize,
+    },
+    End {
+        threads: usize,
+    },
+}
+
+/// Write the shared weights (raw little-endian f32, in the model's order) and batches for a runner.
+fn write_shared(dir: &Path, job: &Job) -> Result<()> {
+    let Some(s) = job.shared else { return Ok(()) };
+    let bytes: Vec<u8> = s.params.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(dir.join("params.f32"), bytes)?;
+    std::fs::write(dir.join("batches.json"), serde_json::to_vec(&s.epochs)?)?;
+    Ok(())
+}
+
+/// The runner's final parameters, split by the model's shapes.
+fn read_params(path: &Path, job: &Job) -> Result<Vec<Vec<f32>>> {
+    let bytes = std::fs::read(path).context("the runner wrote no final parameters")?;
+    let mut flat = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let shapes = job.recipe.model().param_shapes();
+    let params: Vec<Vec<f32>> =
+        shapes.iter().map(|s| flat.by_ref().take(s.iter().product()).collect()).collect();
+    if params.iter().zip(&shapes).any(|(p, s)| p.len() != s.iter().product::<usize>())
+        || flat.next().is_some()
+    {
+        bail!("the runner's final parameters do not match the model's shapes");
+    }
+    Ok(params)
+}
+
+impl Backend for FrameworkBackend {
+    fn name(&self) -> &'static str {
+        self.framework.name()
+    }
+
+    fn run(&mut self, job: &Job, on: &mut dyn FnMut(Event)) -> Result<RunResult> {
+        let fw = self.framework;
+        let python = fw.python().map_err(|why| anyhow::anyhow!("unavailable: {why}"))?;
+        let dir = tempfile::tempdir().context("cannot make a folder for the runner")?;
+        std::fs::write(dir.path().join("mlcmp_runner.py"), RUNNER)?;
+        let (script, text) = fw.script();
+        std::fs::write(dir.path().join(script), text)?;
+        write_shared(dir.path(), job)?;
+        let final_params = dir.path().join("final.f32");
+        let mut cmd = Command::new(&python);
+        cmd.arg(dir.path().join(script))
+            .args(["--recipe-json", &serde_json::to_string(job.recipe)?])
+            .arg("--data-dir")
+            .arg(&job.data.dir)
+            .arg("--final-params")
+            .arg(&final_params)
+            .env("OMP_NUM_THREADS", self.threads.to_string())
+            .env("PYTHONWARNINGS", "ignore")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if job.shared.is_some() {
+            cmd.arg("--shared").arg(dir.path());
+        }
+        let child = cmd.spawn().with_context(|| format!("cannot start {}", python.display()))?;
+
+        let mut run = RunResult::new(fw.name(), self.threads);
+        let mut bad: Option<String> = None;
+        let mut ended = false;
+        let batches = job.recipe.batches_per_epoch(job.data.train.len());
+        on(Event::EpochStart { epoch: 0, batches });
+        let done = follow(child, |line| match serde_json::from_str::<Line>(line) {
+            Ok(Line::Epoch {
+                epoch,
+                avg_loss,
+                time_s,
+                train_acc,
+                test_acc,
+                eval_s,
+                samples,
+                phases,
+                batch_losses,
+            }) => {
+                let e = EpochResult {
+                    avg_loss,
+                    train_acc,
+                    test_acc,
+                    time_s,
+                    eval_s,
+                    phases,
+                    ..EpochResult::new(epoch, batch_losses, samples)
+                };
+                on(Event::EpochEnd(&e));
+                run.epochs.push(e);
+                if epoch + 1 < job.recipe.epochs {
+                    on(Event::EpochStart { epoch: epoch + 1, batches });
+                }
+            }
+            Ok(Line::Stopped { status, epoch, batch }) => {
+                run.status = status;
+                run.stopped_at = Some(StopPoint { epoch, batch });
+            }
+            Ok(Line::End { threads }) => {
+                run.threads = threads;
+                ended = true;
+            }
+            Err(e) => bad = Some(format!("{e}: {line}")),
+        })?;
+        if let Some(b) = bad {
+            bail!("{} printed a line mlcmp cannot read ({b})", fw.name());
+        }
+        if !ended {
+            if mlcmp_core::interrupt::stop_requested() {
+                run.status = Status::Interrupted;
+                return Ok(run);
+            }
+            bail!(
+                "{} exited with {} before finishing: {}",
+                fw.name(),
+                done.status,
+                done.stderr_tail.join(" | ")
+            );
+        }
+        if job.shared.is_some() && run.status == Status::Ok {
+            run.final_params = read_params(&final_params, job)?;
+        }
+        Ok(run)
+    }
+}
