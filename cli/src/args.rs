@@ -41,7 +41,7 @@ pub enum Cmd {
         /// Also run gluon hybridized (net.hybridize()) as a third backend.
         #[arg(long)]
         hybridize: bool,
-        /// Backends to run, in this order: torch, gluon, gluon-hybrid, pytorch, mxnet, or `all`
+        /// Backends to run, in this order: torch, gluon, gluon-hybrid, candle, pytorch, mxnet, or `all`
         /// (every available one; the real frameworks are skipped with a note where setup could
         /// not install them).
         #[arg(long, value_delimiter = ',', default_value = "torch,gluon")]
@@ -59,7 +59,7 @@ pub enum Cmd {
         #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = at_least_0)]
         warmup: usize,
         /// Backends to run, in this order within each repeat.
-        #[arg(long, value_delimiter = ',', default_value = "torch,gluon,gluon-hybrid,torch-bare")]
+        #[arg(long, value_delimiter = ',', default_value = "torch,gluon,gluon-hybrid,candle,torch-bare")]
         backends: Vec<String>,
         /// Sizes to sweep, e.g. --sweep batch=32,128,512 --sweep hidden=256,1024.
         #[arg(long)]
@@ -143,6 +143,8 @@ pub enum BackendName {
     Pytorch,
     /// the article's MXNet code on real MXNet 1.9.1
     Mxnet,
+    /// the recipe in candle-nn, as a Rust user writes it
+    Candle,
 }
 
 #[derive(Args, Clone)]

@@ -14,6 +14,7 @@ pub fn make(name: BackendName, threads: usize) -> Result<Box<dyn Backend>> {
         BackendName::GluonHybrid => Box::new(mlcmp_backend_gluon::GluonBackend::hybridized(threads)),
         BackendName::Pytorch => Box::new(FrameworkBackend::new(Framework::Pytorch, threads)),
         BackendName::Mxnet => Box::new(FrameworkBackend::new(Framework::Mxnet, threads)),
+        BackendName::Candle => Box::new(mlcmp_backend_candle::CandleBackend::new(threads)),
         #[cfg(feature = "torch")]
         BackendName::Torch => Box::new(mlcmp_backend_torch::TorchBackend::new(threads)),
         #[cfg(not(feature = "torch"))]
@@ -31,12 +32,13 @@ pub fn make_named(name: &str, threads: usize) -> Result<Box<dyn Backend>> {
         "gluon-hybrid" => make(BackendName::GluonHybrid, threads),
         "pytorch" => make(BackendName::Pytorch, threads),
         "mxnet" => make(BackendName::Mxnet, threads),
+        "candle" => make(BackendName::Candle, threads),
         #[cfg(feature = "torch")]
         "torch-bare" => Ok(Box::new(mlcmp_backend_torch::BareTorch::new(threads))),
         #[cfg(not(feature = "torch"))]
         "torch-bare" => make(BackendName::Torch, threads),
         _ => anyhow::bail!(
-            "unknown backend '{name}'; use torch, gluon, gluon-hybrid, pytorch, mxnet or torch-bare"
+            "unknown backend '{name}'; use torch, gluon, gluon-hybrid, candle, pytorch, mxnet or torch-bare"
         ),
     }
 }
@@ -50,6 +52,7 @@ pub fn compare_list(list: &[String], hybridize: bool) -> Result<Vec<BackendName>
             "all" => {
                 names.push(BackendName::Torch);
                 names.push(BackendName::Gluon);
+                names.push(BackendName::Candle);
                 for (fw, name) in [(Framework::Pytorch, BackendName::Pytorch), (Framework::Mxnet, BackendName::Mxnet)] {
                     match fw.python() {
                         Ok(_) => names.push(name),
@@ -57,10 +60,10 @@ pub fn compare_list(list: &[String], hybridize: bool) -> Result<Vec<BackendName>
                     }
                 }
             }
-            "torch-bare" => anyhow::bail!("torch-bare is bench's reference row; compare runs torch, gluon, gluon-hybrid, pytorch, mxnet"),
+            "torch-bare" => anyhow::bail!("torch-bare is bench's reference row; compare runs torch, gluon, gluon-hybrid, candle, pytorch, mxnet"),
             other => {
                 let n = BackendName::from_str(other, true).map_err(|_| {
-                    anyhow::anyhow!("--backends: unknown backend '{other}'; use torch, gluon, gluon-hybrid, pytorch, mxnet or all")
+                    anyhow::anyhow!("--backends: unknown backend '{other}'; use torch, gluon, gluon-hybrid, candle, pytorch, mxnet or all")
                 })?;
                 names.push(n);
             }

@@ -84,14 +84,16 @@ pub struct PairParity {
 }
 
 /// The pairs worth comparing among `names`: each Rust port against the framework it stands for,
-/// and the two ports against each other; when none of those is there, the first two backends.
+/// the two ports against each other, and candle against libtorch; when none of those is there, the
+/// first two backends.
 pub fn pairs(names: &[&str]) -> Vec<(String, String)> {
     let has = |n: &str| names.contains(&n);
-    let mut out: Vec<(String, String)> = [("torch", "pytorch"), ("gluon", "mxnet"), ("torch", "gluon")]
-        .into_iter()
-        .filter(|(a, b)| has(a) && has(b))
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
+    let mut out: Vec<(String, String)> =
+        [("torch", "pytorch"), ("gluon", "mxnet"), ("torch", "gluon"), ("torch", "candle")]
+            .into_iter()
+            .filter(|(a, b)| has(a) && has(b))
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
     if out.is_empty() && names.len() >= 2 {
         out.push((names[0].to_string(), names[1].to_string()));
     }
