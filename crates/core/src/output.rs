@@ -63,7 +63,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
     check_existing(path, force)?;
     let dir = folder(path);
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the folder", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+    // Readable like any file the user writes (tempfile's own default is owner-only).
+    let mut tmp = tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .tempfile_in(dir)
         .with_context(|| format!("{}: cannot write into the folder", dir.display()))?;
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())

@@ -151,7 +151,7 @@ pub fn phase_table(res: &Results, style: Style) -> Table {
             m(|e| e.phases.backward_s),
             m(|e| e.phases.update_s),
         ];
-        let untimed = parts.iter().all(|&x| x == 0.0);
+        let untimed = !epoch.is_finite() || parts.iter().all(|&x| x == 0.0);
         let cell = |x: f64| {
             if untimed {
                 "-".to_string()

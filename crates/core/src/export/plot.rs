@@ -41,6 +41,9 @@ fn color(backend: &str, i: usize) -> RGBColor {
         "torch" => RGBColor(222, 75, 44),
         "gluon" => RGBColor(33, 113, 181),
         "torch-bare" => RGBColor(120, 120, 120),
+        "pytorch" => RGBColor(140, 30, 10),
+        "mxnet" => RGBColor(10, 50, 120),
+        "candle" => RGBColor(60, 150, 60),
         _ => {
             let (r, g, b) = Palette99::pick(i + 3).to_rgba().rgb();
             RGBColor(r, g, b)
