@@ -76,13 +76,35 @@ def emit(**line):
     sys.stdout.flush()
 
 
-def stopped(loss):
-    """Whether to stop after this batch: the loss diverged (mlcmp's rule) or a stop was requested."""
+def batch_done(epoch, losses, loss):
+    """Keep a batch's loss, say every 50 batches that the run is alive (mlcmp stops a runner that
+    is silent too long), and whether to stop: the loss diverged (mlcmp's rule) or a stop was
+    requested."""
+    losses.append(float(loss))
+    if len(losses) % 50 == 0:
+        emit(event="batch", epoch=epoch, batch=len(losses) - 1, loss=float(loss))
     if not math.isfinite(loss) or loss > 1e3:
         return "diverged"
     if STOP["requested"]:
         return "interrupted"
     return None
+
+
+def end_epoch(epoch, tic, losses, clock, status, accuracy, samples):
+    """After an epoch: report where the run stopped, or evaluate (outside the timed epoch, as
+    mlcmp's Rust backends do) and report the epoch. True when the run must stop."""
+    time_s = time.time() - tic
+    if status:
+        emit(event="stopped", status=status, epoch=epoch, batch=len(losses) - 1)
+        return True
+    t0 = time.time()
+    train_acc, test_acc = accuracy(True), accuracy(False)
+    emit(
+        event="epoch", epoch=epoch, avg_loss=sum(losses) / len(losses), time_s=time_s,
+        train_acc=train_acc, test_acc=test_acc, eval_s=time.time() - t0, samples=samples,
+        phases=clock.phases, batch_losses=losses,
+    )
+    return False
 
 
 class PhaseClock:

@@ -94,20 +94,11 @@ for epoch in range(recipe["epochs"]):
         nd.waitall()
         clock.lap("update")
         total_loss += l
-        losses.append(float(l))
-        status = run.stopped(float(l))
+        status = run.batch_done(epoch, losses, l)
         if status:
             break
-    time_s = time.time() - tic
-    if status:
-        run.emit(event="stopped", status=status, epoch=epoch, batch=len(losses) - 1)
+    # The article prints total_loss / len(train_data); mlcmp reports the same mean.
+    if run.end_epoch(epoch, tic, losses, clock, status, accuracy, len(mnist_train)):
         break
-    t0 = time.time()
-    train_acc, test_acc = accuracy(True), accuracy(False)
-    run.emit(
-        event="epoch", epoch=epoch, avg_loss=total_loss / len(losses), time_s=time_s,
-        train_acc=train_acc, test_acc=test_acc, eval_s=time.time() - t0, samples=len(mnist_train),
-        phases=clock.phases, batch_losses=losses,
-    )
 run.write_params(a, [p.data().asnumpy() for p in net.collect_params().values()])
 run.emit(event="end", threads=recipe["threads"], version=mx.__version__)

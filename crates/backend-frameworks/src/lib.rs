@@ -21,6 +21,10 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+/// A runner says it is alive every 50 batches; one silent this long has hung. (MXNet 1.9.1's
+/// DataLoader with 4 worker processes hung on a 2-core machine: no output for 25 minutes.)
+const QUIET_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The runners, carried in the binary so an installed mlcmp runs them too.
 const RUNNER: &str = include_str!("../python/mlcmp_runner.py");
 const PYTORCH: &str = include_str!("../python/pytorch_article.py");
@@ -119,6 +123,11 @@ enum Line {
         phases: Phases,
         batch_losses: Vec<f32>,
     },
+    Batch {
+        epoch: usize,
+        batch: usize,
+        loss: f32,
+    },
     Stopped {
         status: Status,
         epoch: usize,
@@ -179,6 +188,8 @@ impl Backend for FrameworkBackend {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // Its own process group, so a hung runner is stopped with every worker it forked.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         if job.shared.is_some() {
             cmd.arg("--shared").arg(dir.path());
         }
@@ -189,7 +200,7 @@ impl Backend for FrameworkBackend {
         let mut ended = false;
         let batches = job.recipe.batches_per_epoch(job.data.train.len());
         on(Event::EpochStart { epoch: 0, batches });
-        let done = follow(child, |line| match serde_json::from_str::<Line>(line) {
+        let done = follow(child, Some(QUIET_LIMIT), |line| match serde_json::from_str::<Line>(line) {
             Ok(Line::Epoch {
                 epoch,
                 avg_loss,
@@ -216,6 +227,7 @@ impl Backend for FrameworkBackend {
                     on(Event::EpochStart { epoch: epoch + 1, batches });
                 }
             }
+            Ok(Line::Batch { epoch, batch, loss }) => on(Event::Batch { epoch, batch, loss }),
             Ok(Line::Stopped { status, epoch, batch }) => {
                 run.status = status;
                 run.stopped_at = Some(StopPoint { epoch, batch });
@@ -228,6 +240,13 @@ impl Backend for FrameworkBackend {
         })?;
         if let Some(b) = bad {
             bail!("{} printed a line mlcmp cannot read ({b})", fw.name());
+        }
+        if done.silent_too_long {
+            bail!(
+                "{} printed nothing for {} s and was stopped with its workers (a hung DataLoader, for instance)",
+                fw.name(),
+                QUIET_LIMIT.as_secs()
+            );
         }
         if !ended {
             if mlcmp_core::interrupt::stop_requested() {

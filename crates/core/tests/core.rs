@@ -420,3 +420,37 @@ fn a_panicking_backend_is_a_failed_run_and_the_next_one_runs() {
     );
     assert_eq!((res.runs[1].backend.as_str(), res.runs[1].status), ("fine", Status::Ok));
 }
+
+#[test]
+fn a_child_is_read_line_by_line_and_a_silent_one_is_stopped() {
+    use mlcmp_core::child::follow;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let spawn = |script: &str| {
+        Command::new("bash")
+            .args(["-c", script])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut lines = vec![];
+    let done =
+        follow(spawn("echo one; echo two; echo oops >&2; exit 3"), None, |l| lines.push(l.to_string()))
+            .unwrap();
+    assert_eq!(lines, ["one", "two"]);
+    assert_eq!(
+        (done.status.code(), done.stderr_tail.as_slice(), done.silent_too_long),
+        (Some(3), &["oops".to_string()][..], false)
+    );
+    let start = Instant::now();
+    let done = follow(spawn("echo alive; sleep 30"), Some(Duration::from_millis(300)), |_| {}).unwrap();
+    assert!(done.silent_too_long && start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    // A child that forked a worker holding its stdout (as a DataLoader does) is not waited for.
+    let start = Instant::now();
+    let mut cmd = Command::new("bash");
+    cmd.args(["-c", "echo alive; sleep 30 & sleep 30"]).stdout(Stdio::piped());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let done = follow(cmd.spawn().unwrap(), Some(Duration::from_millis(300)), |_| {}).unwrap();
+    assert!(done.silent_too_long && start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+}

@@ -46,7 +46,7 @@ pub fn run_worker(exe: &Path, backend: &str, recipe: &Recipe, warmup: usize, dat
         .stderr(Stdio::inherit())
         .spawn();
     let mut stdout = String::new();
-    let out = child.and_then(|c| follow(c, |line| stdout.push_str(line)));
+    let out = child.and_then(|c| follow(c, None, |line| stdout.push_str(line)));
     let failed = |why: String| {
         let status = if stop_requested() { Status::Interrupted } else { Status::Failed };
         RunResult::failed(backend, recipe.threads.resolve(), status, why)
