@@ -65,7 +65,8 @@ fn each_port_is_at_the_rounding_floor_of_its_framework() {
     for k in ["max_batch_loss_diff", "max_weight_diff"] {
         let (gap, floor) = (gm[k].as_f64().unwrap(), f[k].as_f64().unwrap());
         assert!(floor > 1e-6, "the floor rerun has grown to the rounding scale: {f}");
-        assert!(gap < 3.0 * floor, "{k}: gluon vs mxnet {gap:.2e}, floor {floor:.2e}");
+        eprintln!("{k}: gluon vs mxnet {gap:.2e}, floor {floor:.2e}");
+        assert!(gap < 2.0 * floor, "{k}: gluon vs mxnet {gap:.2e}, floor {floor:.2e}");
     }
     assert_eq!(gm["batches_compared"], 100);
 }

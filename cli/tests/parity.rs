@@ -1,6 +1,6 @@
 //! The two backends from shared weights and batches, one epoch of the article's recipe: they
-//! compute the same function up to f32 rounding, measured against the rounding floor (one backend
-//! against itself from weights one rounding step away).
+//! compute the same function up to f32 rounding, measured against the rounding floor (the largest
+//! gap of one backend's reruns against itself from weights a rounding step or two away).
 //!
 //! A whole epoch, not fewer batches: a 1-ulp perturbation needs a few hundred SGD steps to grow to
 //! the size of the per-step rounding differences between two implementations. After 200 batches it
@@ -41,10 +41,12 @@ fn one_epoch_agrees_to_the_rounding_floor() {
     }
     let pp = &res.parities[0];
     assert_eq!((pp.a.as_str(), pp.b.as_str(), pp.floor_of.as_str()), ("torch", "gluon", "gluon"));
+    assert_eq!(pp.floor_runs, mlcmp_core::shared::FLOOR_STEPS.len(), "one floor rerun per perturbation");
     let p = &pp.parity;
     let floor = p.floor.as_deref().expect("floor measured");
     assert_eq!((p.batches_compared, floor.batches_compared), (469, 469));
-    // Measured on an Intel Xeon: gap 5.1e-4, 1.4e-6 and 1.3e-3; floor 5.4e-4, 9.1e-7 and 1.3e-3.
+    // Measured on an Intel Xeon: gap 4.9e-4, 1.5e-6 and 1.24e-3; floor (largest of the three
+    // reruns) 6.3e-4, 8.6e-7 and 1.25e-3.
     assert!(p.max_batch_loss_diff < 5e-3, "{p:?}");
     assert!(p.max_avg_loss_diff < 5e-5, "{p:?}");
     assert!(p.max_weight_diff < 1e-2, "{p:?}");
@@ -52,6 +54,6 @@ fn one_epoch_agrees_to_the_rounding_floor() {
         floor.max_weight_diff > 1e-5,
         "the perturbation must have grown to the rounding scale: {floor:?}"
     );
-    assert!(p.max_batch_loss_diff < 5.0 * floor.max_batch_loss_diff, "far above the rounding floor: {p:?}");
-    assert!(p.max_weight_diff < 5.0 * floor.max_weight_diff, "far above the rounding floor: {p:?}");
+    assert!(p.max_batch_loss_diff < 2.0 * floor.max_batch_loss_diff, "above 2x the rounding floor: {p:?}");
+    assert!(p.max_weight_diff < 2.0 * floor.max_weight_diff, "above 2x the rounding floor: {p:?}");
 }

@@ -2,7 +2,7 @@
 
 use crate::backend::{run_backend, Backend, Event, Job};
 use crate::interrupt::stop_requested;
-use crate::parity;
+use crate::parity::{self, Parity};
 use crate::recipe::{InitMode, Recipe};
 use crate::results::Results;
 use crate::run::RunResult;
@@ -40,7 +40,7 @@ pub fn load_data(dir: &Path, limit: Option<usize>) -> Result<Mnist> {
 /// appending its run to `results`. A failing or diverging backend does not stop the next one; a
 /// requested stop (Ctrl-C) does. With `init: shared` every backend gets the same initial weights and
 /// batch order, and `results.parities` compares each port with its framework and the two ports,
-/// each beside the f32 floor of one of them (its rerun from 1-ulp perturbed weights).
+/// each beside the f32 floor of one of them (the largest gap of its reruns from perturbed weights).
 pub fn run_all(
     recipe: &Recipe,
     data: &Mnist,
@@ -63,28 +63,38 @@ pub fn run_all(
     let Some(shared) = &shared else { return };
     let names: Vec<&str> = results.runs.iter().map(|r| r.backend.as_str()).collect();
     let pairs = parity::pairs(&names);
-    // The floors: each needed backend again, from weights one rounding step away (once each).
-    let perturbed = shared.floor();
-    let mut reruns: Vec<RunResult> = vec![];
+    // The floors: each needed backend again, from weights a rounding step or two away (once each).
+    let floors = shared.floors();
+    let mut reruns: Vec<(String, Vec<RunResult>)> = vec![];
     for (a, b) in &pairs {
         let name = parity::floor_of(a, b);
-        if stop_requested() || reruns.iter().any(|r| r.backend == name) {
+        if reruns.iter().any(|(n, _)| n == name) {
             continue;
         }
         let Some(backend) = backends.iter_mut().find(|x| x.name() == name) else { continue };
-        let job = Job { recipe, data, shared: Some(&perturbed) };
-        let label = format!("{name}, floor rerun");
-        reruns.push(run_backend(backend.as_mut(), &job, threads, &mut |e| on(&label, e)));
+        let mut runs = vec![];
+        for (i, floor) in floors.iter().enumerate() {
+            if stop_requested() {
+                break;
+            }
+            let job = Job { recipe, data, shared: Some(floor) };
+            let label = format!("{name}, floor rerun {}/{}", i + 1, floors.len());
+            runs.push(run_backend(backend.as_mut(), &job, threads, &mut |e| on(&label, e)));
+        }
+        reruns.push((name.to_string(), runs));
     }
     for (a, b) in pairs {
         let (Some(ra), Some(rb)) = (results.run(&a), results.run(&b)) else { continue };
         let Some(mut p) = parity::compare(ra, rb) else { continue };
         let floor_name = parity::floor_of(&a, &b).to_string();
-        if let (Some(orig), Some(rerun)) =
-            (results.run(&floor_name), reruns.iter().find(|r| r.backend == floor_name))
+        let mut floor_runs = 0;
+        if let (Some(orig), Some((_, runs))) =
+            (results.run(&floor_name), reruns.iter().find(|(n, _)| *n == floor_name))
         {
-            p.floor = parity::compare(orig, rerun).map(Box::new);
+            let each: Vec<Parity> = runs.iter().filter_map(|r| parity::compare(orig, r)).collect();
+            floor_runs = each.len();
+            p.floor = each.into_iter().reduce(Parity::max).map(Box::new);
         }
-        results.parities.push(parity::PairParity { a, b, floor_of: floor_name, parity: p });
+        results.parities.push(parity::PairParity { a, b, floor_of: floor_name, floor_runs, parity: p });
     }
 }

@@ -20,8 +20,9 @@ pub struct Parity {
     /// Largest |w_a - w_b| over every parameter at the end.
     #[serde(deserialize_with = "crate::run::f64_or_nan")]
     pub max_weight_diff: f64,
-    /// The same measures between one backend's run and its rerun from 1-ulp perturbed weights
-    /// ([`crate::shared::Shared::perturbed`]): what f32 rounding alone produces.
+    /// The same measures between one backend's run and its reruns from perturbed weights
+    /// ([`crate::shared::Shared::floors`]), each the largest over the reruns: what f32 rounding
+    /// alone produces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub floor: Option<Box<Parity>>,
 }
@@ -30,6 +31,27 @@ impl Parity {
     /// Whether both the batch losses and the final weights agree within `tol`.
     pub fn within(&self, tol: f64) -> bool {
         self.max_batch_loss_diff <= tol && self.max_weight_diff <= tol
+    }
+}
+
+impl Parity {
+    /// Each measure the larger of the two (the batch count and place of `self`'s largest batch gap
+    /// kept where `self` has the larger one).
+    pub fn max(self, other: Parity) -> Parity {
+        let (at, batch) = if other.max_batch_loss_diff > self.max_batch_loss_diff {
+            (other.max_batch_loss_diff_at, other.max_batch_loss_diff)
+        } else {
+            (self.max_batch_loss_diff_at, self.max_batch_loss_diff)
+        };
+        Parity {
+            batches_compared: self.batches_compared.min(other.batches_compared),
+            max_batch_loss_diff: batch,
+            max_batch_loss_diff_at: at,
+            max_batch_loss_rel_epoch0: self.max_batch_loss_rel_epoch0.max(other.max_batch_loss_rel_epoch0),
+            max_avg_loss_diff: self.max_avg_loss_diff.max(other.max_avg_loss_diff),
+            max_weight_diff: self.max_weight_diff.max(other.max_weight_diff),
+            floor: self.floor,
+        }
     }
 }
 
@@ -78,9 +100,16 @@ pub fn compare(a: &RunResult, b: &RunResult) -> Option<Parity> {
 pub struct PairParity {
     pub a: String,
     pub b: String,
-    /// Which backend's 1-ulp rerun gave `parity.floor`.
+    /// Which backend's reruns gave `parity.floor`.
     pub floor_of: String,
+    /// How many reruns `parity.floor` is the largest of (1 in files from before mlcmp took several).
+    #[serde(default = "one")]
+    pub floor_runs: usize,
     pub parity: Parity,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// The pairs worth comparing among `names`: each Rust port against the framework it stands for,
@@ -100,7 +129,7 @@ pub fn pairs(names: &[&str]) -> Vec<(String, String)> {
     out
 }
 
-/// The backend of a pair whose rerun from 1-ulp perturbed weights gives the pair's floor: the
+/// The backend of a pair whose reruns from perturbed weights give the pair's floor: the
 /// engine port where there is one (it reruns quickest), else libtorch's port, else the second.
 pub fn floor_of<'a>(a: &'a str, b: &'a str) -> &'a str {
     [a, b].into_iter().find(|n| *n == "gluon").or([a, b].into_iter().find(|n| *n == "torch")).unwrap_or(b)

@@ -81,7 +81,7 @@ impl Results {
         }
         if let (Some(p), [a, b, ..]) = (r.parity.take(), r.runs.as_slice()) {
             let (a, b) = (a.backend.clone(), b.backend.clone());
-            r.parities.push(PairParity { floor_of: b.clone(), a, b, parity: p });
+            r.parities.push(PairParity { floor_of: b.clone(), floor_runs: 1, a, b, parity: p });
         }
         Ok(r)
     }

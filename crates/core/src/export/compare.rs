@@ -169,7 +169,7 @@ pub fn phase_table(res: &Results, style: Style) -> Table {
 }
 
 /// With `--init shared`: how far each compared pair is apart, each beside its f32 floor (a
-/// rerun of one of the two; see `Shared::floor`).
+/// the largest gap of one backend's reruns from perturbed weights; see `Shared::floors`).
 pub fn parity_table(res: &Results, style: Style) -> Option<Table> {
     if res.parities.is_empty() {
         return None;
@@ -177,7 +177,10 @@ pub fn parity_table(res: &Results, style: Style) -> Option<Table> {
     let mut header = vec!["shared weights and batches".to_string()];
     for pp in &res.parities {
         header.push(format!("{} vs {}", pp.a, pp.b));
-        header.push(format!("floor: {} rerun", pp.floor_of));
+        header.push(match pp.floor_runs {
+            1 => format!("floor: {} rerun", pp.floor_of),
+            n => format!("floor: {}, largest of {n} reruns", pp.floor_of),
+        });
     }
     let mut t = table(style, &header);
     let sci = |x: f64| format!("{x:.2e}");
