@@ -46,6 +46,10 @@ pub enum Cmd {
         /// not install them).
         #[arg(long, value_delimiter = ',', default_value = "torch,gluon")]
         backends: Vec<String>,
+        /// Run every backend once per seed (e.g. 1,2,3; the first is the recipe's seed) and show
+        /// each backend's median and range over them: one seed is one draw of the initial weights.
+        #[arg(long, value_delimiter = ',', value_parser = seed, conflicts_with = "seed")]
+        seeds: Vec<u64>,
     },
     /// Benchmark: each backend in its own process, a warm-up epoch, interleaved repeats, medians.
     /// Timed epochs per repeat: --epochs, else the --config recipe's, else 1.

@@ -43,11 +43,11 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
-        Cmd::Train { backend, opts } => train::train_or_compare(&opts, &[backend], false, true, None),
-        Cmd::Compare { opts, no_save, check_parity, regress: baseline, hybridize, backends: list } => {
+        Cmd::Train { backend, opts } => train::train_or_compare(&opts, &[backend], false, true, None, &[]),
+        Cmd::Compare { opts, no_save, check_parity, regress: baseline, hybridize, backends: list, seeds } => {
             regress_needs_json(&baseline, &opts)?;
             let names = backends::compare_list(&list, hybridize)?;
-            let code = train::train_or_compare(&opts, &names, true, !no_save, check_parity)?;
+            let code = train::train_or_compare(&opts, &names, true, !no_save, check_parity, &seeds)?;
             finish_with_regress(code, baseline.as_deref(), opts.json.as_deref())
         }
         Cmd::Bench { opts, repeats, warmup, backends, sweep, markdown, no_save, regress: baseline } => {

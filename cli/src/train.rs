@@ -4,6 +4,7 @@ use crate::args::{BackendName, RunOpts};
 use crate::outputs::{exit_code, say, Outputs};
 use crate::{backends, preflight, progress};
 use anyhow::{bail, Context, Result};
+use mlcmp_core::backend::Event;
 use mlcmp_core::driver;
 use mlcmp_core::export::{compare, Style};
 use mlcmp_core::interrupt::request_stop;
@@ -19,10 +20,17 @@ pub fn train_or_compare(
     tables: bool,
     save: bool,
     check_parity: Option<f64>,
+    seeds: &[u64],
 ) -> Result<ExitCode> {
     // First, so a signal at any later moment keeps what is finished (SIGTERM/SIGHUP as Ctrl-C).
     ctrlc::set_handler(request_stop).context("cannot install the Ctrl-C handler")?;
-    let recipe = opts.recipe()?;
+    let mut recipe = opts.recipe()?;
+    if let Some(i) = (1..seeds.len()).find(|&i| seeds[..i].contains(&seeds[i])) {
+        bail!("--seeds: seed {} is listed twice; give each seed once, e.g. --seeds 1,2,3", seeds[i]);
+    }
+    if let Some(&first) = seeds.first() {
+        recipe.seed = first;
+    }
     if let Some(tol) = check_parity {
         if recipe.init != InitMode::Shared {
             bail!("--check-parity needs --init shared (identical weights and batches)");
@@ -42,8 +50,12 @@ pub fn train_or_compare(
 
     let mut results =
         Results::new(Machine::detect(recipe.threads.resolve()), backends::versions(), recipe.clone());
-    let mut progress = progress::Progress::new(names.len() > 1);
-    driver::run_all(&recipe, &data, &mut backends, &mut results, &mut |b, e| progress.event(b, e));
+    let mut progress = progress::Progress::new(names.len() > 1 || seeds.len() > 1);
+    let on: &mut dyn FnMut(&str, Event) = &mut |b, e| progress.event(b, e);
+    match seeds {
+        [] | [_] => driver::run_all(&recipe, &data, &mut backends, &mut results, on),
+        [_, others @ ..] => driver::run_seeds(&recipe, &data, &mut backends, &mut results, others, on),
+    }
     progress.finish();
 
     if tables {

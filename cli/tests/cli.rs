@@ -69,6 +69,51 @@ fn compare_writes_json_and_tables() {
 }
 
 #[test]
+fn compare_over_seeds_shows_median_and_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, svg) = (dir.path().join("r.json"), dir.path().join("r.svg"));
+    let args = ["compare", "--limit", "2000", "--epochs", "2", "--no-save"];
+    let o = mlcmp(&[&args[..], &["--seeds", "3,1,2", "--json", json.to_str().unwrap()]].concat());
+    let o2 = mlcmp(&["report", json.to_str().unwrap(), "--plot", svg.to_str().unwrap()]);
+    let (out, err) = text(&o);
+    assert!(o.status.success() && o2.status.success(), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["recipe"]["seed"], 3, "the first seed is the recipe's");
+    let runs = v["runs"].as_array().unwrap();
+    let tags: Vec<(&str, u64)> =
+        runs.iter().map(|r| (r["backend"].as_str().unwrap(), r["seed"].as_u64().unwrap())).collect();
+    assert_eq!(tags, [("torch", 3), ("gluon", 3), ("torch", 1), ("gluon", 1), ("torch", 2), ("gluon", 2)]);
+    // Each seed is a different draw; the median and range in the table are over those three.
+    let first: Vec<f64> = runs
+        .iter()
+        .filter(|r| r["backend"] == "gluon")
+        .map(|r| r["epochs"][0]["avg_loss"].as_f64().unwrap())
+        .collect();
+    assert!(first[0] != first[1] && first[1] != first[2], "{first:?}");
+    let mut sorted = first.clone();
+    sorted.sort_by(f64::total_cmp);
+    let cell = format!("{:.4} [{:.4}, {:.4}]", sorted[1], sorted[0], sorted[2]);
+    assert!(out.contains("Over seeds 3, 1, 2") && out.contains(&cell), "{cell} missing in {out}");
+    assert!(out.contains("Per epoch (seed 3)") && out.contains("3/3"), "{out}");
+    // A seed's run is the same as a single-seed compare with that seed.
+    let one = dir.path().join("one.json");
+    let o = mlcmp(
+        &[&args[..], &["--seed", "1", "--backends", "gluon", "--json", one.to_str().unwrap()]].concat(),
+    );
+    assert!(o.status.success(), "{}", text(&o).1);
+    let w: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&one).unwrap()).unwrap();
+    assert_eq!(w["runs"][0]["epochs"][1]["avg_loss"], runs[3]["epochs"][1]["avg_loss"]);
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("median and range over seeds"));
+    // Bad lists are refused before anything runs.
+    let o = mlcmp(&["compare", "--seeds", "1,2,1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("--seeds: seed 1 is listed twice"), "{}", text(&o).1);
+    let o = mlcmp(&["compare", "--seeds", "1,2", "--seed", "4"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("cannot be used with"), "{}", text(&o).1);
+}
+
+#[test]
 fn config_errors_exit_2_with_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("bad.json");

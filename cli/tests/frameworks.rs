@@ -37,6 +37,8 @@ fn the_articles_code_runs_on_both_frameworks() {
     let v = compare(&["--backends", "pytorch,mxnet", "--limit", "4000", "--epochs", "1"]);
     for r in v["runs"].as_array().unwrap() {
         assert_eq!(r["status"], "ok", "{r}");
+        // The Python process's own peak memory: importing either framework alone takes > 100 MB.
+        assert!(r["peak_rss_mb"].as_f64().unwrap() > 100.0, "{}", r["peak_rss_mb"]);
         let e = &r["epochs"][0];
         assert!(e["test_acc"].as_f64().unwrap() > 0.7, "{} {e}", r["backend"]);
         assert!(e["phases"]["data_s"].as_f64().unwrap() > 0.0, "phases measured: {e}");

@@ -5,6 +5,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import signal
 import sys
 import time
@@ -87,6 +88,11 @@ def shared(a, shapes):
 def write_params(a, arrays):
     if a.final_params:
         np.concatenate([np.asarray(x, dtype="<f4").ravel() for x in arrays]).tofile(a.final_params)
+
+
+def peak_rss_mb():
+    """This Python process's peak resident memory (its DataLoader worker processes not included)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def emit(**line):

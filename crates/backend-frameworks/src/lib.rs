@@ -135,6 +135,8 @@ enum Line {
     },
     End {
         threads: usize,
+        /// The Python process's peak resident memory, in MB.
+        peak_rss_mb: Option<f64>,
     },
 }
 
@@ -232,8 +234,9 @@ impl Backend for FrameworkBackend {
                 run.status = status;
                 run.stopped_at = Some(StopPoint { epoch, batch });
             }
-            Ok(Line::End { threads }) => {
+            Ok(Line::End { threads, peak_rss_mb }) => {
                 run.threads = threads;
+                run.peak_rss_mb = peak_rss_mb;
                 ended = true;
             }
             Err(e) => bad = Some(format!("{e}: {line}")),

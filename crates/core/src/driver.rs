@@ -36,6 +36,39 @@ pub fn load_data(dir: &Path, limit: Option<usize>) -> Result<Mnist> {
     Ok(m)
 }
 
+/// `compare --seeds`: after [`run_all`] with the recipe's seed (the first), each backend again for
+/// each other seed, each run marked with its seed. Shared mode draws each seed's weights and
+/// batches; parity is measured for the recipe's seed only.
+pub fn run_seeds(
+    recipe: &Recipe,
+    data: &Mnist,
+    backends: &mut [Box<dyn Backend>],
+    results: &mut Results,
+    other_seeds: &[u64],
+    on: &mut dyn FnMut(&str, Event),
+) {
+    run_all(recipe, data, backends, results, on);
+    for r in &mut results.runs {
+        r.seed = Some(recipe.seed);
+    }
+    let threads = recipe.threads.resolve();
+    for &seed in other_seeds {
+        let recipe = Recipe { seed, ..recipe.clone() };
+        let shared = (recipe.init == InitMode::Shared)
+            .then(|| Shared::draw(&recipe, &recipe.model(), data.train.len()));
+        let job = Job { recipe: &recipe, data, shared: shared.as_ref() };
+        for b in backends.iter_mut() {
+            if stop_requested() {
+                return;
+            }
+            let label = format!("{}, seed {seed}", b.name());
+            let mut run = run_backend(b.as_mut(), &job, threads, &mut |e| on(&label, e));
+            run.seed = Some(seed);
+            results.runs.push(run);
+        }
+    }
+}
+
 /// Run each backend in turn (never two at once: their thread pools would fight for the cores),
 /// appending its run to `results`. A failing or diverging backend does not stop the next one; a
 /// requested stop (Ctrl-C) does. With `init: shared` every backend gets the same initial weights and

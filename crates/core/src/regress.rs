@@ -24,7 +24,7 @@ pub struct Check {
 /// Final epoch of a backend, over its runs (bench repeats: the median).
 fn final_metric(res: &Results, backend: &str, get: fn(&EpochResult) -> f64) -> Option<f64> {
     let v: Vec<f64> =
-        res.runs.iter().filter(|r| r.backend == backend).filter_map(|r| r.epochs.last().map(get)).collect();
+        res.main_runs().filter(|r| r.backend == backend).filter_map(|r| r.epochs.last().map(get)).collect();
     (!v.is_empty()).then(|| median(&v))
 }
 

@@ -59,8 +59,25 @@ impl Results {
         }
     }
 
+    /// The first run of `backend` with the recipe's seed.
     pub fn run(&self, backend: &str) -> Option<&RunResult> {
-        self.runs.iter().find(|r| r.backend == backend)
+        self.main_runs().find(|r| r.backend == backend)
+    }
+
+    /// The runs with the recipe's seed: every run, unless `compare --seeds` added other seeds.
+    pub fn main_runs(&self) -> impl Iterator<Item = &RunResult> {
+        self.runs.iter().filter(|r| r.seed.is_none_or(|s| s == self.recipe.seed))
+    }
+
+    /// The seeds of a `compare --seeds` run, in the order they ran; empty for one seed.
+    pub fn seeds(&self) -> Vec<u64> {
+        let mut out: Vec<u64> = vec![];
+        for s in self.runs.iter().filter_map(|r| r.seed) {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        out
     }
 
     pub fn to_json(&self) -> String {

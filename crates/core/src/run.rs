@@ -125,6 +125,9 @@ pub struct RunResult {
     pub variant: Option<Variant>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_rss_mb: Option<f64>,
+    /// `mlcmp compare --seeds`: the seed this run used (the recipe's seed is the first one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
     /// The parameters after training, in the order of the model's parameter shapes (for parity
     /// checks; not saved).
     #[serde(skip)]
@@ -143,6 +146,7 @@ impl RunResult {
             repeat: None,
             variant: None,
             peak_rss_mb: None,
+            seed: None,
             final_params: vec![],
         }
     }

@@ -297,10 +297,11 @@ fn csv_round_trips_the_numbers() {
         for e in &r.epochs {
             let row = &rows[i];
             assert_eq!(row[0], r.backend);
-            assert_eq!(row[4].parse::<usize>().unwrap(), e.epoch);
-            assert_eq!(row[6].parse::<f64>().unwrap(), e.avg_loss);
-            assert_eq!(row[8].parse::<f64>().unwrap(), e.test_acc);
-            assert_eq!(row[9].parse::<f64>().unwrap(), e.time_s);
+            assert_eq!(row[1].parse::<u64>().unwrap(), res.recipe.seed);
+            assert_eq!(row[5].parse::<usize>().unwrap(), e.epoch);
+            assert_eq!(row[7].parse::<f64>().unwrap(), e.avg_loss);
+            assert_eq!(row[9].parse::<f64>().unwrap(), e.test_acc);
+            assert_eq!(row[10].parse::<f64>().unwrap(), e.time_s);
             i += 1;
         }
     }
@@ -453,4 +454,27 @@ fn a_child_is_read_line_by_line_and_a_silent_one_is_stopped() {
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let done = follow(cmd.spawn().unwrap(), Some(Duration::from_millis(300)), |_| {}).unwrap();
     assert!(done.silent_too_long && start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+}
+
+#[test]
+fn the_floor_of_several_reruns_is_each_measures_largest() {
+    use mlcmp_core::parity::Parity;
+    let p = |batch: f64, at: usize, rel: f64, avg: f64, w: f64| Parity {
+        batches_compared: 10,
+        max_batch_loss_diff: batch,
+        max_batch_loss_diff_at: StopPoint { epoch: 0, batch: at },
+        max_batch_loss_rel_epoch0: rel,
+        max_avg_loss_diff: avg,
+        max_weight_diff: w,
+        floor: None,
+    };
+    let m = p(1e-3, 4, 5e-3, 2e-5, 9e-3).max(p(2e-3, 7, 1e-3, 3e-5, 1e-3));
+    assert_eq!(
+        (m.max_batch_loss_diff, m.max_batch_loss_diff_at.batch, m.max_batch_loss_rel_epoch0),
+        (2e-3, 7, 5e-3)
+    );
+    assert_eq!((m.max_avg_loss_diff, m.max_weight_diff), (3e-5, 9e-3));
+    // The perturbations differ, so the reruns are distinct draws of the floor.
+    let steps = mlcmp_core::shared::FLOOR_STEPS;
+    assert!(steps.iter().enumerate().all(|(i, a)| steps[..i].iter().all(|b| b != a)) && steps.len() >= 3);
 }

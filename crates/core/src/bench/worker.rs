@@ -54,7 +54,9 @@ pub fn run_worker(exe: &Path, backend: &str, recipe: &Recipe, warmup: usize, dat
     match out {
         Err(e) => failed(format!("cannot start the worker {}: {e}", exe.display())),
         Ok(o) => match serde_json::from_str::<WorkerReport>(&stdout) {
-            Ok(w) => RunResult { peak_rss_mb: Some(w.peak_rss_mb), ..w.run },
+            // A backend that runs in its own process (the real frameworks) reports that process's
+            // peak; the worker's own would be only the Rust side waiting for it.
+            Ok(w) => RunResult { peak_rss_mb: w.run.peak_rss_mb.or(Some(w.peak_rss_mb)), ..w.run },
             Err(_) => failed(format!("the worker exited with {} without a result", o.status)),
         },
     }

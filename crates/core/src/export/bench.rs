@@ -7,7 +7,8 @@ use crate::run::{EpochResult, Status, Variant};
 use crate::stats::median;
 use comfy_table::{Cell, Table};
 
-/// Per backend (and sweep point): median / min / max epoch, throughput, multiple of the floor, memory.
+/// Per backend (and sweep point): median / min / max epoch, throughput, multiple of the floor, peak
+/// memory (of the process that trained: the Python process for the real frameworks), repeats.
 pub fn timing_table(res: &Results, style: Style) -> Table {
     let mut t = table(
         style,
@@ -22,6 +23,7 @@ pub fn timing_table(res: &Results, style: Style) -> Table {
             "x floor",
             "peak RSS MB",
             "threads",
+            "repeats",
             "epochs timed",
             "status",
         ],
@@ -43,6 +45,7 @@ pub fn timing_table(res: &Results, style: Style) -> Table {
             right(f(med / floor_s(res, g.variant), 2)),
             right(f(rss, 0)),
             right(g.runs[0].threads),
+            right(g.runs.len()),
             right(times.len()),
             Cell::new(if bad.is_empty() { "ok".to_string() } else { bad.join(", ") }),
         ]);

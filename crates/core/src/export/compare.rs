@@ -23,14 +23,14 @@ fn epoch_of(r: &RunResult, i: usize) -> Option<&EpochResult> {
 
 /// 1. Per epoch: loss, test accuracy and time of each backend, and each backend's speedup over torch.
 pub fn epoch_table(res: &Results, style: Style) -> Table {
-    let runs = &res.runs;
+    let runs: Vec<&RunResult> = res.main_runs().collect();
     let mut header = vec!["epoch".to_string()];
     header.extend(runs.iter().map(|r| format!("avg loss {}", r.backend)));
     header.extend(runs.iter().map(|r| format!("test acc {}", r.backend)));
     header.extend(runs.iter().map(|r| format!("s {}", r.backend)));
     let base = runs.iter().position(|r| r.backend == "torch");
     let others: Vec<&RunResult> =
-        runs.iter().enumerate().filter(|(i, _)| Some(*i) != base).map(|(_, r)| r).collect();
+        runs.iter().enumerate().filter(|(i, _)| Some(*i) != base).map(|(_, r)| *r).collect();
     if base.is_some() {
         header.extend(others.iter().map(|r| format!("{} speedup", r.backend)));
     }
@@ -43,7 +43,7 @@ pub fn epoch_table(res: &Results, style: Style) -> Table {
         row.extend(runs.iter().map(|r| right(pct(get(r, |e| e.test_acc)))));
         row.extend(runs.iter().map(|r| right(fmt(get(r, |e| e.time_s), 2))));
         if let Some(b) = base {
-            let tb = get(&runs[b], |e| e.time_s);
+            let tb = get(runs[b], |e| e.time_s);
             row.extend(others.iter().map(|r| right(format!("{}x", fmt(tb / get(r, |e| e.time_s), 2)))));
         }
         t.add_row(row);
@@ -66,7 +66,7 @@ pub fn summary_table(res: &Results, style: Style) -> Table {
         "threads",
     ];
     let mut t = table(style, &header);
-    for r in &res.runs {
+    for r in res.main_runs() {
         let last = r.epochs.last();
         let status = match (r.status, r.stopped_at) {
             (Status::Ok, _) => "ok".to_string(),
@@ -142,7 +142,7 @@ pub fn article_table(res: &Results, style: Style) -> Table {
 /// Where each backend's epoch goes: mean seconds per phase and its share of the epoch.
 pub fn phase_table(res: &Results, style: Style) -> Table {
     let mut t = table(style, &["backend", "data", "forward", "backward", "update", "other", "epoch s"]);
-    for r in &res.runs {
+    for r in res.main_runs() {
         let m = |get: fn(&EpochResult) -> f64| mean(&r.epochs.iter().map(get).collect::<Vec<_>>());
         let epoch = m(|e| e.time_s);
         let parts = [
@@ -223,14 +223,80 @@ pub fn parity_table(res: &Results, style: Style) -> Option<Table> {
     Some(t)
 }
 
+/// `median [min, max]` of `v` with `digits` decimals (as percentages with `pct`), `-` when empty.
+fn spread(v: &[f64], digits: usize, as_pct: bool) -> String {
+    let v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return "-".into();
+    }
+    let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+    let f = |x: f64| if as_pct { pct(x) } else { fmt(x, digits) };
+    format!("{} [{}, {}]", f(median(&v)), f(lo), f(hi))
+}
+
+/// The backends in the order they ran.
+fn backend_names(res: &Results) -> Vec<&str> {
+    let mut names: Vec<&str> = vec![];
+    for r in &res.runs {
+        if !names.contains(&r.backend.as_str()) {
+            names.push(&r.backend);
+        }
+    }
+    names
+}
+
+/// `compare --seeds`: each backend's median and range over the seeds, per epoch (avg loss) and at
+/// the end. `None` for a run of one seed.
+pub fn seeds_tables(res: &Results, style: Style) -> Option<(Table, Table)> {
+    if res.seeds().len() < 2 {
+        return None;
+    }
+    let names = backend_names(res);
+    let runs_of = |b: &str| -> Vec<&RunResult> { res.runs.iter().filter(|r| r.backend == b).collect() };
+    let at = |b: &str, i: usize, f: fn(&EpochResult) -> f64| -> Vec<f64> {
+        runs_of(b).into_iter().filter_map(|r| epoch_of(r, i)).map(f).collect()
+    };
+    let mut header = vec!["epoch".to_string()];
+    header.extend(names.iter().map(|b| format!("avg loss {b}")));
+    let mut curves = table(style, &header);
+    let n = res.runs.iter().map(|r| r.epochs.len()).max().unwrap_or(0);
+    for i in 0..n {
+        let mut row = vec![right(i)];
+        row.extend(names.iter().map(|b| right(spread(&at(b, i, |e| e.avg_loss), 4, false))));
+        curves.add_row(row);
+    }
+    let mut ends = table(style, &["backend", "seeds finished", "test acc", "avg loss", "mean s/epoch"]);
+    for b in names {
+        let finished: Vec<&RunResult> =
+            runs_of(b).into_iter().filter(|r| r.status == Status::Ok && !r.epochs.is_empty()).collect();
+        let last = |f: fn(&EpochResult) -> f64| -> Vec<f64> {
+            finished.iter().filter_map(|r| r.epochs.last()).map(f).collect()
+        };
+        let secs: Vec<f64> = finished.iter().map(|r| mean_epoch_s(r)).collect();
+        ends.add_row(vec![
+            Cell::new(b),
+            right(format!("{}/{}", finished.len(), runs_of(b).len())),
+            right(spread(&last(|e| e.test_acc), 2, true)),
+            right(spread(&last(|e| e.avg_loss), 4, false)),
+            right(spread(&secs, 3, false)),
+        ]);
+    }
+    Some((curves, ends))
+}
+
 /// All tables with titles.
 pub fn render(res: &Results, style: Style) -> String {
     let title = |s: &str| style.title(s);
+    // With several seeds, the tables up to the seed spread are the first seed's runs.
+    let of_seed = match res.seeds().len() {
+        0 | 1 => String::new(),
+        _ => format!(" (seed {})", res.recipe.seed),
+    };
     let mut out = format!(
         "{}{}\n\n{}{}\n\n{}{}\n",
-        title("Per epoch"),
+        title(&format!("Per epoch{of_seed}")),
         epoch_table(res, style),
-        title("Per backend"),
+        title(&format!("Per backend{of_seed}")),
         summary_table(res, style),
         title("Beside the article"),
         article_table(res, style)
@@ -240,6 +306,14 @@ pub fn render(res: &Results, style: Style) -> String {
         title("Where the time goes (mean seconds per epoch and share)"),
         phase_table(res, style)
     ));
+    if let Some((curves, ends)) = seeds_tables(res, style) {
+        let seeds = res.seeds().iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+        out.push_str(&format!(
+            "\n{}{curves}\n\n{}{ends}\n",
+            title(&format!("Over seeds {seeds}: avg loss per epoch, median [min, max]")),
+            title("Over seeds: at the end, median [min, max]")
+        ));
+    }
     if let Some(p) = parity_table(res, style) {
         out.push_str(&format!("\n{}{p}\n", title("Parity")));
     }

@@ -4,15 +4,16 @@ use crate::results::Results;
 
 pub fn csv(res: &Results) -> String {
     let mut out = String::from(
-        "backend,repeat,batch_size,hidden,epoch,warmup,avg_loss,train_acc,test_acc,time_s,eval_s\n",
+        "backend,seed,repeat,batch_size,hidden,epoch,warmup,avg_loss,train_acc,test_acc,time_s,eval_s\n",
     );
     for r in &res.runs {
         let (b, h) =
             r.variant.map(|v| (v.batch_size, v.hidden)).unwrap_or((res.recipe.batch_size, res.recipe.hidden));
         let rep = r.repeat.map(|x| x.to_string()).unwrap_or_default();
+        let seed = r.seed.unwrap_or(res.recipe.seed);
         for e in &r.epochs {
             out.push_str(&format!(
-                "{},{rep},{b},{h},{},{},{},{},{},{},{}\n",
+                "{},{seed},{rep},{b},{h},{},{},{},{},{},{},{}\n",
                 r.backend, e.epoch, e.warmup, e.avg_loss, e.train_acc, e.test_acc, e.time_s, e.eval_s
             ));
         }

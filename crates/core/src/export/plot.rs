@@ -1,5 +1,6 @@
 //! One SVG with three panels: avg loss, test accuracy and epoch time per epoch, each backend a solid
-//! line and the article's published PyTorch and MXNet numbers dashed.
+//! line and the article's published PyTorch and MXNet numbers dashed. With `compare --seeds` each
+//! line is the median over the seeds and a shaded band their range.
 
 use crate::article;
 use crate::output::write_atomic;
@@ -12,8 +13,28 @@ use std::path::Path;
 
 type Points = Vec<(f64, f64)>;
 
-/// Per epoch index, the median over a backend's runs (bench repeats), warm-up epochs included.
+/// Per epoch index, the median over a backend's runs (bench repeats, or seeds), warm-up epochs
+/// included.
 fn series(res: &Results, backend: &str, get: fn(&EpochResult) -> f64) -> Points {
+    by_epoch(res, backend, get).into_iter().map(|(x, v)| (x, median(&v))).collect()
+}
+
+/// Per epoch index, the lowest and highest value over a backend's runs.
+fn band(res: &Results, backend: &str, get: fn(&EpochResult) -> f64) -> Vec<(f64, f64, f64)> {
+    by_epoch(res, backend, get)
+        .into_iter()
+        .map(|(x, v)| {
+            (
+                x,
+                v.iter().copied().fold(f64::INFINITY, f64::min),
+                v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            )
+        })
+        .collect()
+}
+
+/// Per epoch index that has values, every run's value.
+fn by_epoch(res: &Results, backend: &str, get: fn(&EpochResult) -> f64) -> Vec<(f64, Vec<f64>)> {
     let mut by_epoch: Vec<Vec<f64>> = vec![];
     for r in res.runs.iter().filter(|r| r.backend == backend) {
         for e in &r.epochs {
@@ -23,7 +44,7 @@ fn series(res: &Results, backend: &str, get: fn(&EpochResult) -> f64) -> Points 
             by_epoch[e.epoch].push(get(e));
         }
     }
-    by_epoch.iter().enumerate().filter(|(_, v)| !v.is_empty()).map(|(i, v)| (i as f64, median(v))).collect()
+    by_epoch.into_iter().enumerate().filter(|(_, v)| !v.is_empty()).map(|(i, v)| (i as f64, v)).collect()
 }
 
 fn backends(res: &Results) -> Vec<String> {
@@ -86,6 +107,7 @@ pub fn svg(res: &Results) -> Result<String> {
 
 fn draw(res: &Results, out: &mut String) -> Result<()> {
     let names = backends(res);
+    let seeds = res.seeds().len() > 1;
     let panels = [
         Panel {
             legend: SeriesLabelPosition::UpperRight,
@@ -114,8 +136,11 @@ fn draw(res: &Results, out: &mut String) -> Result<()> {
     let (top, body) = root.split_vertically(36);
     top.titled(
         &format!(
-            "mlcmp: {} recipe on {} ({} threads)",
-            res.recipe.name, res.machine.cpu, res.machine.threads
+            "mlcmp: {} recipe on {} ({} threads){}",
+            res.recipe.name,
+            res.machine.cpu,
+            res.machine.threads,
+            if seeds { format!(", median and range over seeds {:?}", res.seeds()) } else { String::new() }
         ),
         ("sans-serif", 18),
     )
@@ -123,6 +148,8 @@ fn draw(res: &Results, out: &mut String) -> Result<()> {
     let areas = body.split_evenly((1, 3));
     for (area, p) in areas.iter().zip(&panels) {
         let lines: Vec<(String, Points)> = names.iter().map(|b| (b.clone(), series(res, b, p.get))).collect();
+        let bands: Vec<Vec<(f64, f64, f64)>> =
+            if seeds { names.iter().map(|b| band(res, b, p.get)).collect() } else { vec![] };
         let published: Vec<(&str, Points)> = p
             .published
             .map(|(pt, mx)| {
@@ -132,7 +159,8 @@ fn draw(res: &Results, out: &mut String) -> Result<()> {
             .unwrap_or_default();
         let xmax = lines.iter().flat_map(|(_, s)| s.iter().map(|p| p.0)).fold(4.0f64, f64::max);
         let ys = lines.iter().map(|(_, s)| s).chain(published.iter().map(|(_, s)| s));
-        let (ylo, yhi) = bounds(ys.flat_map(|s| s.iter().map(|p| p.1)));
+        let band_ys = bands.iter().flatten().flat_map(|&(_, lo, hi)| [lo, hi]);
+        let (ylo, yhi) = bounds(ys.flat_map(|s| s.iter().map(|p| p.1)).chain(band_ys));
         let mut chart = ChartBuilder::on(area)
             .caption(p.title, ("sans-serif", 16))
             .margin(12)
@@ -149,6 +177,16 @@ fn draw(res: &Results, out: &mut String) -> Result<()> {
             .x_label_formatter(&|x| format!("{x:.0}"))
             .draw()
             .map_err(|e| anyhow!("{e}"))?;
+        for (i, (name, b)) in names.iter().zip(&bands).enumerate() {
+            let outline: Vec<(f64, f64)> = b
+                .iter()
+                .map(|&(x, _, hi)| (x, hi))
+                .chain(b.iter().rev().map(|&(x, lo, _)| (x, lo)))
+                .collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(outline, color(name, i).mix(0.18).filled())))
+                .map_err(|e| anyhow!("{e}"))?;
+        }
         for (i, (name, pts)) in lines.iter().enumerate() {
             let c = color(name, i);
             chart
