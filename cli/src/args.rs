@@ -24,6 +24,32 @@ pub enum Cmd {
         backend: BackendName,
         #[command(flatten)]
         opts: RunOpts,
+        #[command(flatten)]
+        params: ParamsOpts,
+    },
+    /// The accuracy of saved weights (from train --save-params, or real MXNet), without training.
+    Eval {
+        #[arg(long, value_enum)]
+        backend: BackendName,
+        /// The weights: MXNet's .params for gluon, a libtorch VarStore (.ot) for torch.
+        #[arg(long, value_name = "FILE")]
+        params: PathBuf,
+        /// Also the accuracy on the training set.
+        #[arg(long)]
+        train: bool,
+        /// Recipe file (its hidden size, mean and std; default: the article's recipe).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, allow_negative_numbers = true, value_parser = at_least_1)]
+        hidden: Option<usize>,
+        #[arg(long, allow_negative_numbers = true, value_parser = at_least_1)]
+        threads: Option<usize>,
+        /// Use only the first N training and N test samples.
+        #[arg(long, allow_negative_numbers = true, value_parser = at_least_1)]
+        limit: Option<usize>,
+        /// Folder with the MNIST IDX files (default: $MLCMP_DATA or data/mnist).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// Train the backends, one after the other, and print the comparison tables.
     Compare {
@@ -151,7 +177,19 @@ pub enum BackendName {
     Candle,
 }
 
-#[derive(Args, Clone)]
+/// `train`'s weight files, in the backend's own format: MXNet's `.params` for gluon (what
+/// `net.save_parameters` writes), a libtorch VarStore (`.ot`, or `.safetensors`) for torch.
+#[derive(Args, Clone, Default)]
+pub struct ParamsOpts {
+    /// After training, save the weights here (replacing a file only with --force).
+    #[arg(long, value_name = "FILE")]
+    pub save_params: Option<PathBuf>,
+    /// Start from these weights instead of the initialisation.
+    #[arg(long, value_name = "FILE")]
+    pub load_params: Option<PathBuf>,
+}
+
+#[derive(Args, Clone, Default)]
 pub struct RunOpts {
     /// Recipe file (default: the article's recipe, configs/article.json).
     #[arg(long)]

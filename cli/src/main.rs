@@ -4,6 +4,7 @@ mod args;
 mod backends;
 mod bench;
 mod data;
+mod eval;
 mod outputs;
 mod preflight;
 mod progress;
@@ -43,11 +44,18 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
-        Cmd::Train { backend, opts } => train::train_or_compare(&opts, &[backend], false, true, None, &[]),
+        Cmd::Train { backend, opts, params } => {
+            train::train_or_compare(&opts, &[backend], false, true, None, &[], &params)
+        }
+        Cmd::Eval { backend, params, train: train_acc, config, hidden, threads, limit, data_dir } => {
+            let opts = args::RunOpts { config, hidden, threads, limit, data_dir, ..Default::default() };
+            eval::eval(&opts, backend, &params, train_acc)
+        }
         Cmd::Compare { opts, no_save, check_parity, regress: baseline, hybridize, backends: list, seeds } => {
             regress_needs_json(&baseline, &opts)?;
             let names = backends::compare_list(&list, hybridize)?;
-            let code = train::train_or_compare(&opts, &names, true, !no_save, check_parity, &seeds)?;
+            let none = args::ParamsOpts::default();
+            let code = train::train_or_compare(&opts, &names, true, !no_save, check_parity, &seeds, &none)?;
             finish_with_regress(code, baseline.as_deref(), opts.json.as_deref())
         }
         Cmd::Bench { opts, repeats, warmup, backends, sweep, markdown, no_save, regress: baseline } => {

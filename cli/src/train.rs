@@ -1,10 +1,10 @@
 //! `mlcmp train` and `mlcmp compare`: the backends one after the other in this process.
 
-use crate::args::{BackendName, RunOpts};
+use crate::args::{BackendName, ParamsOpts, RunOpts};
 use crate::outputs::{exit_code, say, Outputs};
 use crate::{backends, preflight, progress};
 use anyhow::{bail, Context, Result};
-use mlcmp_core::backend::Event;
+use mlcmp_core::backend::{Backend, Event, ParamFiles};
 use mlcmp_core::driver;
 use mlcmp_core::export::{compare, Style};
 use mlcmp_core::interrupt::request_stop;
@@ -21,6 +21,7 @@ pub fn train_or_compare(
     save: bool,
     check_parity: Option<f64>,
     seeds: &[u64],
+    params: &ParamsOpts,
 ) -> Result<ExitCode> {
     // First, so a signal at any later moment keeps what is finished (SIGTERM/SIGHUP as Ctrl-C).
     ctrlc::set_handler(request_stop).context("cannot install the Ctrl-C handler")?;
@@ -41,6 +42,9 @@ pub fn train_or_compare(
     }
     let mut backends =
         names.iter().map(|&n| backends::make(n, recipe.threads.resolve())).collect::<Result<Vec<_>>>()?;
+    if let Some(b) = backends.first() {
+        check_params(b.as_ref(), params, &recipe, opts.force)?;
+    }
     let data = driver::load_data(&crate::args::data_dir(&opts.data_dir), recipe.limit)?;
     recipe.validate_for(data.train.len())?;
     preflight::threads(&recipe)?;
@@ -52,8 +56,9 @@ pub fn train_or_compare(
         Results::new(Machine::detect(recipe.threads.resolve()), backends::versions(), recipe.clone());
     let mut progress = progress::Progress::new(names.len() > 1 || seeds.len() > 1);
     let on: &mut dyn FnMut(&str, Event) = &mut |b, e| progress.event(b, e);
+    let files = ParamFiles { load: params.load_params.as_deref(), save: params.save_params.as_deref() };
     match seeds {
-        [] | [_] => driver::run_all(&recipe, &data, &mut backends, &mut results, on),
+        [] | [_] => driver::run_all(&recipe, &data, &mut backends, &mut results, files, on),
         [_, others @ ..] => driver::run_seeds(&recipe, &data, &mut backends, &mut results, others, on),
     }
     progress.finish();
@@ -62,6 +67,12 @@ pub fn train_or_compare(
         say!("\n{}", compare::render(&results, Style::Text));
     }
     let written = outputs.write(&results, String::new);
+    if let (Some(p), Some(r)) = (&params.save_params, results.runs.first()) {
+        match r.status {
+            Status::Ok => say!("weights saved to {}", p.display()),
+            _ => eprintln!("mlcmp: weights not saved to {}: the run did not finish", p.display()),
+        }
+    }
     for r in results.runs.iter().filter(|r| r.status != Status::Ok) {
         let at =
             r.stopped_at.map(|p| format!(" at epoch {}, batch {}", p.epoch, p.batch)).unwrap_or_default();
@@ -92,4 +103,49 @@ pub fn train_or_compare(
         }
     }
     Ok(exit_code(&results, written))
+}
+
+/// `--save-params` / `--load-params`, before any training: the backend can read and write
+/// weights, each file's extension is its format, the file to load is there, and the file to save
+/// can be written (an existing one is replaced only with --force).
+fn check_params(
+    b: &dyn Backend,
+    p: &ParamsOpts,
+    recipe: &mlcmp_core::recipe::Recipe,
+    force: bool,
+) -> Result<()> {
+    for (flag, path) in [("--save-params", &p.save_params), ("--load-params", &p.load_params)] {
+        let Some(path) = path else { continue };
+        check_extension(b, flag, path)?;
+    }
+    if let Some(path) = &p.load_params {
+        if recipe.init == InitMode::Shared {
+            bail!("--load-params replaces the initial weights, so it cannot go with --init shared; drop one of them");
+        }
+        std::fs::File::open(path)
+            .with_context(|| format!("--load-params {}: cannot be read", path.display()))?;
+    }
+    if let Some(path) = &p.save_params {
+        mlcmp_core::output::check_target(path, force)?;
+    }
+    Ok(())
+}
+
+/// The file's extension names the backend's format (`.params` for gluon, `.ot` for torch).
+pub fn check_extension(b: &dyn Backend, flag: &str, path: &std::path::Path) -> Result<()> {
+    let exts = b.params_extensions();
+    let Some(usual) = exts.first() else {
+        bail!("{flag}: the {} backend cannot save or load weights; use gluon or torch", b.name());
+    };
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if !exts.contains(&ext) {
+        let format = if *usual == "params" { "MXNet's .params format" } else { "a libtorch VarStore (.ot)" };
+        bail!(
+            "{flag} {}: the {} backend's weights are {format}; name the file {}",
+            path.display(),
+            b.name(),
+            path.with_extension(usual).display()
+        );
+    }
+    Ok(())
 }

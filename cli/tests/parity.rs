@@ -31,7 +31,7 @@ fn one_epoch_agrees_to_the_rounding_floor() {
         Box::new(mlcmp_backend_torch::TorchBackend::new(2)),
         Box::new(mlcmp_backend_gluon::GluonBackend::new(2)),
     ];
-    driver::run_all(&recipe, &data, &mut backends, &mut res, &mut |_, _| {});
+    driver::run_all(&recipe, &data, &mut backends, &mut res, Default::default(), &mut |_, _| {});
 
     let (t, g) = (&res.runs[0].epochs[0], &res.runs[1].epochs[0]);
     assert_eq!((t.batch_losses.len(), g.batch_losses.len()), (469, 469));

@@ -8,7 +8,7 @@
 //! use mlcmp_core::recipe::Recipe;
 //! let data = mlcmp_data::Mnist::load(&mlcmp_data::default_dir()).unwrap();
 //! let mut candle = mlcmp_backend_candle::CandleBackend::new(2);
-//! let run = candle.run(&Job { recipe: &Recipe::article(), data: &data, shared: None }, &mut |_| {}).unwrap();
+//! let run = candle.run(&Job::new(&Recipe::article(), &data), &mut |_| {}).unwrap();
 //! println!("{:?}", run.epochs.last());
 //! ```
 

@@ -18,7 +18,7 @@ fn learns_and_a_seed_reproduces_the_run() {
     let recipe = Recipe { epochs: 2, ..Recipe::article() };
     let run = |seed| {
         let r = Recipe { seed, ..recipe.clone() };
-        CandleBackend::new(2).run(&Job { recipe: &r, data: &data, shared: None }, &mut |_| {}).unwrap()
+        CandleBackend::new(2).run(&Job::new(&r, &data), &mut |_| {}).unwrap()
     };
     let (a, b, c) = (run(1), run(1), run(2));
     let e = &a.epochs[1];
@@ -34,7 +34,7 @@ fn starts_from_the_shared_weights() {
     let recipe = Recipe { epochs: 1, init: InitMode::Shared, lr: 1e-30, ..Recipe::article() };
     let shared = Shared::draw(&recipe, &recipe.model(), data.train.len());
     let run = CandleBackend::new(1)
-        .run(&Job { recipe: &recipe, data: &data, shared: Some(&shared) }, &mut |_| {})
+        .run(&Job { shared: Some(&shared), ..Job::new(&recipe, &data) }, &mut |_| {})
         .unwrap();
     // With a vanishing learning rate the final weights are the initial ones.
     assert_eq!(run.final_params.len(), 4);

@@ -9,7 +9,7 @@
 //! use mlcmp_core::recipe::Recipe;
 //! let data = mlcmp_data::Mnist::load(&mlcmp_data::default_dir()).unwrap();
 //! let mut mxnet = FrameworkBackend::new(Framework::Mxnet, 2);
-//! let run = mxnet.run(&Job { recipe: &Recipe::article(), data: &data, shared: None }, &mut |_| {}).unwrap();
+//! let run = mxnet.run(&Job::new(&Recipe::article(), &data), &mut |_| {}).unwrap();
 //! println!("{:?}", run.epochs.last());
 //! ```
 
@@ -244,24 +244,35 @@ impl Backend for FrameworkBackend {
         if let Some(b) = bad {
             bail!("{} printed a line mlcmp cannot read ({b})", fw.name());
         }
-        if done.silent_too_long {
-            bail!(
+        // A runner that hangs or dies keeps the epochs it finished: a failed run with the reason.
+        let failure = if done.silent_too_long {
+            Some(format!(
                 "{} printed nothing for {} s and was stopped with its workers (a hung DataLoader, for instance)",
                 fw.name(),
                 QUIET_LIMIT.as_secs()
-            );
-        }
-        if !ended {
+            ))
+        } else if !ended {
             if mlcmp_core::interrupt::stop_requested() {
                 run.status = Status::Interrupted;
                 return Ok(run);
             }
-            bail!(
+            Some(format!(
                 "{} exited with {} before finishing: {}",
                 fw.name(),
                 done.status,
                 done.stderr_tail.join(" | ")
-            );
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = failure {
+            if run.epochs.is_empty() {
+                bail!(why);
+            }
+            run.status = Status::Failed;
+            run.stopped_at = Some(StopPoint { epoch: run.epochs.len(), batch: 0 });
+            run.error = Some(why);
+            return Ok(run);
         }
         if job.shared.is_some() && run.status == Status::Ok {
             run.final_params = read_params(&final_params, job)?;

@@ -6,20 +6,21 @@
 //! use mlcmp_core::backend::{Backend, Job};
 //! use mlcmp_core::recipe::Recipe;
 //! let data = mlcmp_data::Mnist::load(&mlcmp_data::default_dir()).unwrap();
-//! let run = mlcmp_backend_gluon::GluonBackend::new(2).run(&Job { recipe: &Recipe::article(), data: &data, shared: None }, &mut |_| {}).unwrap();
+//! let run = mlcmp_backend_gluon::GluonBackend::new(2).run(&Job::new(&Recipe::article(), &data), &mut |_| {}).unwrap();
 //! println!("{:?}", run.epochs.last());
 //! ```
 
 use anyhow::Result;
-use mlcmp_core::backend::{Backend, Event, Job};
+use mlcmp_core::backend::{Backend, Evaluation, Event, Job};
 use mlcmp_core::model::Model;
-use mlcmp_core::run::RunResult;
+use mlcmp_core::run::{RunResult, Status};
 use mlcmp_core::tracker::{Phase, Tracker};
 use mlcmp_data::Split;
 use mlcmp_gluon_engine::data::vision::{transforms, MNIST};
 use mlcmp_gluon_engine::data::{ArrayDataset, DataLoader, Dataset, TransformFirst};
-use mlcmp_gluon_engine::nn::{self, Block};
+use mlcmp_gluon_engine::nn::{self, Block, LoadOptions};
 use mlcmp_gluon_engine::{autograd, loss, nd, Trainer};
+use std::path::Path;
 
 pub struct GluonBackend {
     threads: usize,
@@ -60,6 +61,19 @@ pub fn mlp(m: &Model) -> nn::Sequential {
         net.add(nn::Dense::new(m.classes));
     });
     net
+}
+
+/// `net.load_parameters(path)`; a file of full names (`net.collect_params().save(path)`) loads
+/// with `net.collect_params().load(path)`, as a Gluon user would load it.
+pub fn load_weights(net: &nn::Sequential, path: &Path) -> mlcmp_gluon_engine::Result<()> {
+    let full_names = match nd::load(path)? {
+        nd::Arrays::Dict(d) => !d.is_empty() && d.iter().all(|(k, _)| k.starts_with(net.prefix())),
+        nd::Arrays::List(_) => false,
+    };
+    match full_names {
+        true => net.collect_params().load(path, LoadOptions::default(), ""),
+        false => net.load_parameters(path, LoadOptions::default()),
+    }
 }
 
 /// Samples per evaluation batch: big enough to keep the products efficient, small enough that
@@ -124,6 +138,9 @@ impl Backend for GluonBackend {
                 p.set_data(&nd::NDArray::from_vec(v.clone(), shape)?)?;
             }
         }
+        if let Some(path) = job.params.load {
+            load_weights(&net, path)?;
+        }
         if self.hybridize {
             net.hybridize();
         }
@@ -169,6 +186,31 @@ impl Backend for GluonBackend {
             .iter()
             .map(|p| p.data()?.to_vec())
             .collect::<mlcmp_gluon_engine::Result<_>>()?;
+        if let (Some(path), Status::Ok) = (job.params.save, run.status) {
+            // net.save_parameters('w.params'); a failure keeps the epochs and fails the run.
+            if let Err(e) = net.save_parameters(path) {
+                run.status = Status::Failed;
+                run.error = Some(format!("trained, but the weights were not saved: {e}"));
+            }
+        }
         Ok(run)
+    }
+
+    fn params_extensions(&self) -> &'static [&'static str] {
+        &["params"]
+    }
+
+    /// `net.load_parameters(path)` into a fresh network, then the accuracy loop of training.
+    fn evaluate(&mut self, job: &Job, params: &Path, train: bool) -> Result<Evaluation> {
+        let (r, data) = (job.recipe, job.data);
+        mlcmp_gluon_engine::set_num_threads(self.threads);
+        let net = mlp(&r.model());
+        load_weights(&net, params)?;
+        let test_acc = accuracy(&net, &dataset(&data.test, r.mean, r.std)?)?;
+        let train_acc = match train {
+            true => Some(accuracy(&net, &dataset(&data.train, r.mean, r.std)?)?),
+            false => None,
+        };
+        Ok(Evaluation { test_acc, train_acc })
     }
 }

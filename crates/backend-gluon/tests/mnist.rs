@@ -8,9 +8,7 @@ fn one_epoch_matches_mxnet() {
     let data = mlcmp_data::Mnist::load(&mlcmp_data::default_dir())
         .unwrap_or_else(|e| panic!("{e} (run scripts/setup to fetch MNIST)"));
     let recipe = Recipe { epochs: 1, ..Recipe::article() };
-    let run = mlcmp_backend_gluon::GluonBackend::new(2)
-        .run(&Job { recipe: &recipe, data: &data, shared: None }, &mut |_| {})
-        .unwrap();
+    let run = mlcmp_backend_gluon::GluonBackend::new(2).run(&Job::new(&recipe, &data), &mut |_| {}).unwrap();
     let e = &run.epochs[0];
     assert_eq!((e.batches, e.batch_losses.len()), (469, 469));
     // MXNet's published epoch-0 loss is 0.3162.

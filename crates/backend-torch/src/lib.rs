@@ -7,17 +7,18 @@
 //! use mlcmp_core::recipe::Recipe;
 //! let data = mlcmp_data::Mnist::load(&mlcmp_data::default_dir()).unwrap();
 //! let mut torch = mlcmp_backend_torch::TorchBackend::new(2);
-//! let run = torch.run(&Job { recipe: &Recipe::article(), data: &data, shared: None }, &mut |_| {}).unwrap();
+//! let run = torch.run(&Job::new(&Recipe::article(), &data), &mut |_| {}).unwrap();
 //! println!("{:?}", run.epochs.last());
 //! ```
 
-use anyhow::Result;
-use mlcmp_core::backend::{Backend, Event, Job};
+use anyhow::{bail, Context, Result};
+use mlcmp_core::backend::{Backend, Evaluation, Event, Job};
 use mlcmp_core::model::Model;
 use mlcmp_core::recipe::Recipe;
-use mlcmp_core::run::RunResult;
+use mlcmp_core::run::{RunResult, Status};
 use mlcmp_core::tracker::{Phase, Tracker};
 use mlcmp_data::Split;
+use std::path::Path;
 use std::time::Instant;
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
@@ -94,6 +95,55 @@ fn load_params(vs: &nn::VarStore, values: &[Vec<f32>], model: &Model) {
     });
 }
 
+/// `vs.load(path)` with the names and shapes checked first (libtorch's `copy_` would broadcast a
+/// wrong shape silently): a `.ot` file (libtorch's format, `vs.save`) or `.safetensors`.
+pub fn load_var_store(vs: &nn::VarStore, path: &Path) -> Result<()> {
+    let file = path.display();
+    let named = match path.extension().and_then(|e| e.to_str()) {
+        Some("safetensors") => Tensor::read_safetensors(path),
+        _ => Tensor::load_multi(path),
+    }
+    .with_context(|| {
+        format!("{file}: cannot read the weights (a VarStore saved by mlcmp train --backend torch)")
+    })?;
+    let vars = vs.variables();
+    let mut plan = vec![];
+    for (name, var) in &vars {
+        let Some((_, src)) = named.iter().find(|(n, _)| n == name) else {
+            let has: Vec<&str> = named.iter().map(|(n, _)| n.as_str()).collect();
+            bail!("{file}: parameter '{name}' is missing from the file, which has {has:?}; load a file saved from this network");
+        };
+        if src.size() != var.size() || src.kind() != var.kind() {
+            bail!(
+                "{file}: parameter '{name}' is {:?} {:?} in this network but {:?} {:?} in the file; build the network the file was saved from",
+                var.kind(),
+                var.size(),
+                src.kind(),
+                src.size()
+            );
+        }
+        plan.push((var, src));
+    }
+    if let Some((extra, _)) = named.iter().find(|(n, _)| !vars.contains_key(n)) {
+        bail!("{file}: '{extra}' in the file is not a parameter of this network; load a file saved from this network");
+    }
+    tch::no_grad(|| plan.into_iter().for_each(|(var, src)| var.shallow_clone().copy_(src)));
+    Ok(())
+}
+
+/// `vs.save(path)` to a temporary file beside `path`, then renamed over it: never half-written.
+pub fn save_var_store(vs: &nn::VarStore, path: &Path) -> Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // The temporary name keeps the extension: it picks the format.
+    let tmp = path.with_file_name(format!(".{}.tmp.{name}", std::process::id()));
+    let saved = vs.save(&tmp).map_err(anyhow::Error::from).and_then(|_| Ok(std::fs::rename(&tmp, path)?));
+    if let Err(e) = saved {
+        let _ = std::fs::remove_file(&tmp);
+        bail!("{}: cannot write the weights ({e})", path.display());
+    }
+    Ok(())
+}
+
 fn read_params(vs: &nn::VarStore) -> Result<Vec<Vec<f32>>> {
     let vars = vs.variables();
     PARAM_NAMES.iter().map(|n| Ok(Vec::<f32>::try_from(vars[*n].flatten(0, -1))?)).collect()
@@ -134,6 +184,9 @@ impl Backend for TorchBackend {
         if let Some(shared) = job.shared {
             load_params(&vs, &shared.params, &model);
         }
+        if let Some(path) = job.params.load {
+            load_var_store(&vs, path)?;
+        }
         let mut opt = nn::Sgd::default().build(&vs, r.lr)?;
 
         let n = train.len();
@@ -172,7 +225,29 @@ impl Backend for TorchBackend {
         }
         let mut run = t.finish();
         run.final_params = read_params(&vs)?;
+        if let (Some(path), Status::Ok) = (job.params.save, run.status) {
+            // vs.save("w.ot"); a failure keeps the epochs and fails the run.
+            if let Err(e) = save_var_store(&vs, path) {
+                run.status = Status::Failed;
+                run.error = Some(format!("trained, but the weights were not saved: {e:#}"));
+            }
+        }
         Ok(run)
+    }
+
+    fn params_extensions(&self) -> &'static [&'static str] {
+        &["ot", "safetensors"]
+    }
+
+    fn evaluate(&mut self, job: &Job, params: &Path, train: bool) -> Result<Evaluation> {
+        let (r, data) = (job.recipe, job.data);
+        tch::set_num_threads(self.threads as i32);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = mlp(&vs.root(), &r.model());
+        load_var_store(&vs, params)?;
+        let test_acc = accuracy(&net, &TensorSplit::new(&data.test), r);
+        let train_acc = train.then(|| accuracy(&net, &TensorSplit::new(&data.train), r));
+        Ok(Evaluation { test_acc, train_acc })
     }
 }
 

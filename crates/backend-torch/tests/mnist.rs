@@ -10,7 +10,7 @@ fn one_epoch_matches_pytorch() {
     let recipe = Recipe { epochs: 1, ..Recipe::article() };
     let mut batches = 0;
     let run = mlcmp_backend_torch::TorchBackend::new(2)
-        .run(&Job { recipe: &recipe, data: &data, shared: None }, &mut |e| {
+        .run(&Job::new(&recipe, &data), &mut |e| {
             if let Event::Batch { .. } = e {
                 batches += 1
             }

@@ -5,6 +5,7 @@ use crate::recipe::Recipe;
 use crate::run::{EpochResult, RunResult, Status};
 use crate::shared::Shared;
 use mlcmp_data::Mnist;
+use std::path::Path;
 
 /// What a backend reports while it runs (for progress bars and the article's per-epoch line).
 #[derive(Debug, Clone)]
@@ -21,6 +22,31 @@ pub struct Job<'a> {
     pub data: &'a Mnist,
     /// With `--init shared`: the initial weights and the batch order every backend must use.
     pub shared: Option<&'a Shared>,
+    /// `--load-params` / `--save-params`, in the backend's own format.
+    pub params: ParamFiles<'a>,
+}
+
+impl<'a> Job<'a> {
+    /// The recipe on `data`, each backend's own initialisation, no weight files.
+    pub fn new(recipe: &'a Recipe, data: &'a Mnist) -> Job<'a> {
+        Job { recipe, data, shared: None, params: ParamFiles::default() }
+    }
+}
+
+/// Saved weights to start from, and where to save the trained ones (only after a run that
+/// finished).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ParamFiles<'a> {
+    pub load: Option<&'a Path>,
+    pub save: Option<&'a Path>,
+}
+
+/// `mlcmp eval`: the accuracy of saved weights.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    pub test_acc: f64,
+    /// Only when asked (it takes six times as long).
+    pub train_acc: Option<f64>,
 }
 
 /// A framework running the recipe in its own idiom.
@@ -32,6 +58,19 @@ pub trait Backend {
     /// interruption) still returns its finished epochs with the matching status; `Err` is for
     /// failures that leave nothing to report.
     fn run(&mut self, job: &Job, on: &mut dyn FnMut(Event)) -> anyhow::Result<RunResult>;
+
+    /// The file extensions of this backend's saved weights (the first is the usual one); empty
+    /// when it cannot save or load them.
+    fn params_extensions(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The accuracy of the weights in `params` (this backend's format) on the job's test set, and
+    /// on its training set when `train` is set, without training.
+    fn evaluate(&mut self, job: &Job, params: &Path, train: bool) -> anyhow::Result<Evaluation> {
+        let _ = (job, params, train);
+        anyhow::bail!("the {} backend cannot load saved weights; use gluon or torch", self.name())
+    }
 }
 
 /// Run a backend, turning an error or a panic (tch panics when libtorch cannot allocate) into a

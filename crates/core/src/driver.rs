@@ -1,6 +1,6 @@
 //! Running the recipe through backends, one after the other, into one [`Results`].
 
-use crate::backend::{run_backend, Backend, Event, Job};
+use crate::backend::{run_backend, Backend, Event, Job, ParamFiles};
 use crate::interrupt::stop_requested;
 use crate::parity::{self, Parity};
 use crate::recipe::{InitMode, Recipe};
@@ -47,7 +47,7 @@ pub fn run_seeds(
     other_seeds: &[u64],
     on: &mut dyn FnMut(&str, Event),
 ) {
-    run_all(recipe, data, backends, results, on);
+    run_all(recipe, data, backends, results, ParamFiles::default(), on);
     for r in &mut results.runs {
         r.seed = Some(recipe.seed);
     }
@@ -56,7 +56,7 @@ pub fn run_seeds(
         let recipe = Recipe { seed, ..recipe.clone() };
         let shared = (recipe.init == InitMode::Shared)
             .then(|| Shared::draw(&recipe, &recipe.model(), data.train.len()));
-        let job = Job { recipe: &recipe, data, shared: shared.as_ref() };
+        let job = Job { shared: shared.as_ref(), ..Job::new(&recipe, data) };
         for b in backends.iter_mut() {
             if stop_requested() {
                 return;
@@ -74,17 +74,20 @@ pub fn run_seeds(
 /// requested stop (Ctrl-C) does. With `init: shared` every backend gets the same initial weights and
 /// batch order, and `results.parities` compares each port with its framework and the two ports,
 /// each beside the f32 floor of one of them (the largest gap of its reruns from perturbed weights).
+/// `params` (`train --load-params/--save-params`) applies to the backends' runs, never to the
+/// floor reruns.
 pub fn run_all(
     recipe: &Recipe,
     data: &Mnist,
     backends: &mut [Box<dyn Backend>],
     results: &mut Results,
+    params: ParamFiles,
     on: &mut dyn FnMut(&str, Event),
 ) {
     let threads = recipe.threads.resolve();
     let shared =
         (recipe.init == InitMode::Shared).then(|| Shared::draw(recipe, &recipe.model(), data.train.len()));
-    let job = Job { recipe, data, shared: shared.as_ref() };
+    let job = Job { shared: shared.as_ref(), params, ..Job::new(recipe, data) };
     for b in backends.iter_mut() {
         if stop_requested() {
             break;
@@ -110,7 +113,7 @@ pub fn run_all(
             if stop_requested() {
                 break;
             }
-            let job = Job { recipe, data, shared: Some(floor) };
+            let job = Job { shared: Some(floor), ..Job::new(recipe, data) };
             let label = format!("{name}, floor rerun {}/{}", i + 1, floors.len());
             runs.push(run_backend(backend.as_mut(), &job, threads, &mut |e| on(&label, e)));
         }

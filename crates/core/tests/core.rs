@@ -412,7 +412,7 @@ fn a_panicking_backend_is_a_failed_run_and_the_next_one_runs() {
     let mut backends: Vec<Box<dyn Backend>> = vec![Box::new(Boom), Box::new(Fine)];
     let mut res = sample_results();
     res.runs.clear();
-    mlcmp_core::driver::run_all(&recipe, &data, &mut backends, &mut res, &mut |_, _| {});
+    mlcmp_core::driver::run_all(&recipe, &data, &mut backends, &mut res, Default::default(), &mut |_, _| {});
     assert_eq!(res.runs[0].status, Status::Failed);
     assert!(
         res.runs[0].error.as_deref().unwrap().contains("can't allocate memory"),

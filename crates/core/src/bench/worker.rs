@@ -71,7 +71,7 @@ pub fn worker(backend: &mut dyn Backend, warmup: usize, recipe_json: &str, dir: 
     let mut data = mlcmp_data::Mnist::load(dir)?;
     data.limit(recipe.limit);
     recipe.epochs += warmup;
-    let job = Job { recipe: &recipe, data: &data, shared: None };
+    let job = Job::new(&recipe, &data);
     let mut run = run_backend(backend, &job, threads, &mut |_| {});
     for e in run.epochs.iter_mut().take(warmup) {
         e.warmup = true;

@@ -131,7 +131,7 @@ pub fn article_table(res: &Results, style: Style) -> Table {
             Cell::new(format!("{label}: {a} vs {b}")),
             right(fmt(sa, 2)),
             right(fmt(sb, 2)),
-            right(format!("{}x", fmt(sa / sb, 2))),
+            right(if (sa / sb).is_finite() { format!("{}x", fmt(sa / sb, 2)) } else { "-".into() }),
             Cell::new(note),
             Cell::new(format!("{}, {} threads", res.machine.describe(), res.machine.threads)),
         ]);

@@ -11,6 +11,7 @@
 
 mod array;
 mod display;
+mod file;
 mod op;
 mod ops;
 pub mod random;
@@ -18,5 +19,6 @@ mod tape;
 
 pub use crate::kernels::dense::Act;
 pub use array::{arange, array, cpu, full, ones, zeros, Context, NDArray};
+pub use file::{from_bytes, load, save, to_bytes, Arrays};
 pub use op::{CustomOp, Op};
 pub use ops::{activation, dims_of, dot, fully_connected, record_custom, softmax_cross_entropy, stack};

@@ -11,19 +11,45 @@
 //! assert!(p.keys()[0].ends_with("_dense0_weight")); // e.g. sequential0_dense0_weight
 //! assert_eq!(p.get(&p.keys()[0]).unwrap().shape(), vec![256, 0]); // in_units inferred at the first forward
 //! ```
+//!
+//! Saving and loading, in MXNet's own file format (real MXNet reads these files and writes
+//! files this reads):
+//!
+//! ```
+//! use mlcmp_gluon_engine::nd;
+//! use mlcmp_gluon_engine::nn::{self, Block, LoadOptions};
+//! let mlp = || {
+//!     let net = nn::Sequential::new();
+//!     net.name_scope(|| {
+//!         net.add(nn::Dense::new(4).activation("relu"));
+//!         net.add(nn::Dense::new(2));
+//!     });
+//!     net
+//! };
+//! let (net, x) = (mlp(), nd::ones((1, 3)));
+//! net.initialize().unwrap();
+//! let y = net.forward(&x).unwrap();
+//! let path = std::env::temp_dir().join(format!("mlcmp-doc-{}.params", std::process::id()));
+//! net.save_parameters(&path).unwrap(); // keys 0.weight, 0.bias, 1.weight, 1.bias
+//! let fresh = mlp(); // shapes (4, 0): a load completes the deferred initialisation
+//! fresh.load_parameters(&path, LoadOptions::default()).unwrap();
+//! assert_eq!(fresh.forward(&x).unwrap().to_vec().unwrap(), y.to_vec().unwrap());
+//! # std::fs::remove_file(&path).unwrap();
+//! ```
 
 pub(crate) mod hybrid;
 mod parameter;
 
 pub use hybrid::LayerSpec;
-pub use parameter::{Parameter, ParameterDict};
+pub use parameter::{LoadOptions, Parameter, ParameterDict};
 
 use crate::error::Result;
 use crate::init::Init;
 pub use crate::nd::Act;
-use crate::nd::{self, NDArray};
+use crate::nd::{self, Arrays, NDArray};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 /// A block's name prefix (`dense0_`) and the counters that name the children made in its scope.
@@ -90,6 +116,42 @@ pub trait Block {
 
     /// This block's and its children's parameters.
     fn collect_params(&self) -> ParameterDict;
+
+    /// Parameters under their structural names, each its attribute name after the positions of
+    /// the children that hold it (`0.weight`, `1.bias`): MXNet's `_collect_params_with_prefix`,
+    /// the keys of `save_parameters`.
+    fn collect_params_with_prefix(&self, prefix: &str) -> Vec<(String, Parameter)>;
+
+    /// `net.save_parameters(path)`: every parameter under its structural name, in MXNet's file
+    /// format (real MXNet loads it with `net.load_parameters`).
+    fn save_parameters(&self, path: impl AsRef<Path>) -> Result<()>
+    where
+        Self: Sized,
+    {
+        let arrays = self
+            .collect_params_with_prefix("")
+            .into_iter()
+            .map(|(name, p)| Ok((name, p.data()?)))
+            .collect::<Result<Vec<_>>>()?;
+        nd::save(path, &Arrays::Dict(arrays))
+    }
+
+    /// `net.load_parameters(path, allow_missing=..., ignore_extra=...)`: names and shapes are
+    /// checked before anything is set; a layer still waiting for its input size takes the saved
+    /// shape. A file whose names have no `.` holds full names without this block's prefix (MXNet's
+    /// older `save_params`) and loads by those, as in MXNet.
+    fn load_parameters(&self, path: impl AsRef<Path>, opts: LoadOptions) -> Result<()>
+    where
+        Self: Sized,
+    {
+        let path = path.as_ref();
+        let source = path.display().to_string();
+        let loaded = parameter::named(nd::load(path)?, &source)?;
+        if !loaded.is_empty() && !loaded.iter().any(|(k, _)| k.contains('.')) {
+            return self.collect_params().load_dict(loaded, opts, self.prefix(), &source);
+        }
+        parameter::load_into(&self.collect_params_with_prefix(""), loaded, opts, &source)
+    }
 
     fn prefix(&self) -> &str {
         self.scope().prefix()
@@ -229,6 +291,16 @@ impl Block for Sequential {
         }
         d
     }
+
+    fn collect_params_with_prefix(&self, prefix: &str) -> Vec<(String, Parameter)> {
+        let dot = if prefix.is_empty() { String::new() } else { format!("{prefix}.") };
+        let children = self.children.borrow();
+        children
+            .iter()
+            .enumerate()
+            .flat_map(|(i, c)| c.collect_params_with_prefix(&format!("{dot}{i}")))
+            .collect()
+    }
 }
 
 /// `nn.Dense(units, activation=None, use_bias=True, in_units=0)`: `act(x W^T + b)`, with the input
@@ -319,6 +391,13 @@ impl Block for Dense {
         }
         d
     }
+
+    fn collect_params_with_prefix(&self, prefix: &str) -> Vec<(String, Parameter)> {
+        let dot = if prefix.is_empty() { String::new() } else { format!("{prefix}.") };
+        let mut out = vec![(format!("{dot}weight"), self.weight.clone())];
+        out.extend(self.bias.iter().map(|b| (format!("{dot}bias"), b.clone())));
+        out
+    }
 }
 
 /// `nn.Activation('relu')`.
@@ -348,5 +427,9 @@ impl Block for Activation {
 
     fn collect_params(&self) -> ParameterDict {
         ParameterDict::new(self.prefix())
+    }
+
+    fn collect_params_with_prefix(&self, _prefix: &str) -> Vec<(String, Parameter)> {
+        vec![]
     }
 }

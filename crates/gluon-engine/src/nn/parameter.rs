@@ -3,8 +3,9 @@
 use crate::autograd::GradReq;
 use crate::error::{bail, Result};
 use crate::init::Init;
-use crate::nd::NDArray;
+use crate::nd::{self, Arrays, NDArray};
 use std::fmt;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 /// A named weight. Cloning shares it (the block and `collect_params()` see the same one).
@@ -162,10 +163,84 @@ impl fmt::Debug for Parameter {
 
 impl fmt::Display for Parameter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s: Vec<String> = self.shape().iter().map(|d| d.to_string()).collect();
-        let tuple = if s.len() == 1 { format!("({},)", s[0]) } else { format!("({})", s.join(", ")) };
-        write!(f, "Parameter {} (shape={tuple}, dtype=float32)", self.name())
+        write!(f, "Parameter {} (shape={}, dtype=float32)", self.name(), tuple(&self.shape()))
     }
+}
+
+/// A shape as Python prints a tuple: `(256, 784)`, `(10,)`.
+fn tuple(shape: &[usize]) -> String {
+    let s: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    if s.len() == 1 {
+        format!("({},)", s[0])
+    } else {
+        format!("({})", s.join(", "))
+    }
+}
+
+/// The keyword options of `load_parameters` and `ParameterDict::load`, as in MXNet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Leave parameters the file does not have as they are (else: an error naming the first).
+    pub allow_missing: bool,
+    /// Skip arrays in the file that the network has no parameter for (else: an error naming it).
+    pub ignore_extra: bool,
+}
+
+/// A few names for a message: the first six, then how many more.
+fn some_names<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let all: Vec<&str> = names.collect();
+    let mut s = all.iter().take(6).map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
+    if all.len() > 6 {
+        s.push_str(&format!(" and {} more", all.len() - 6));
+    }
+    if s.is_empty() {
+        "none".into()
+    } else {
+        s
+    }
+}
+
+/// Load `loaded` into `params` (both by the same kind of name). Every name and shape is checked
+/// before the first value is set, so a load that fails changes nothing. A parameter waiting for
+/// its shape (deferred initialisation) takes the saved one, as in MXNet.
+pub(crate) fn load_into(
+    params: &[(String, Parameter)],
+    loaded: Vec<(String, NDArray)>,
+    opts: LoadOptions,
+    source: &str,
+) -> Result<()> {
+    if !opts.allow_missing {
+        if let Some((name, _)) = params.iter().find(|(n, _)| !loaded.iter().any(|(k, _)| k == n)) {
+            bail!(
+                "{source}: parameter '{name}' is missing from the file, which has {}; load a file saved from this network, or allow missing parameters",
+                some_names(loaded.iter().map(|(k, _)| k.as_str()))
+            );
+        }
+    }
+    let mut plan = vec![];
+    for (key, value) in &loaded {
+        let Some((_, p)) = params.iter().find(|(n, _)| n == key) else {
+            if opts.ignore_extra {
+                continue;
+            }
+            bail!(
+                "{source}: '{key}' in the file is not a parameter of this network, which has {}; load a file saved from this network, or ignore extra parameters",
+                some_names(params.iter().map(|(n, _)| n.as_str()))
+            );
+        };
+        let known = p.shape();
+        let fits =
+            known.len() == value.ndim() && known.iter().zip(value.shape()).all(|(&a, b)| a == 0 || a == b);
+        if !fits {
+            bail!(
+                "{source}: parameter '{key}' has shape {} in this network but {} in the file; build the network the file was saved from",
+                tuple(&known),
+                tuple(&value.shape())
+            );
+        }
+        plan.push((p, value));
+    }
+    plan.into_iter().try_for_each(|(p, v)| p.set_data(v))
 }
 
 /// `collect_params()`: parameters by name, in creation order.
@@ -219,6 +294,57 @@ impl ParameterDict {
         self.params.iter().try_for_each(|p| p.initialize(init, force_reinit))
     }
 
+    /// `params.save(path, strip_prefix)`: every parameter under its full name, `strip_prefix`
+    /// removed (MXNet's NDArray file, readable by `mx.nd.load` and `ParameterDict.load`).
+    pub fn save(&self, path: impl AsRef<Path>, strip_prefix: &str) -> Result<()> {
+        let mut arrays = vec![];
+        for p in &self.params {
+            let Some(name) = p.name().strip_prefix(strip_prefix) else {
+                bail!(
+                    "cannot strip the prefix '{strip_prefix}' from parameter '{}', which does not start with it",
+                    p.name()
+                );
+            };
+            arrays.push((name.to_string(), p.data()?));
+        }
+        nd::save(path, &Arrays::Dict(arrays))
+    }
+
+    /// `params.load(path, allow_missing=..., ignore_extra=..., restore_prefix=...)`: arrays by full
+    /// name, `restore_prefix` put back in front of each.
+    pub fn load(&self, path: impl AsRef<Path>, opts: LoadOptions, restore_prefix: &str) -> Result<()> {
+        let path = path.as_ref();
+        let source = path.display().to_string();
+        let loaded = named(nd::load(path)?, &source)?;
+        self.load_dict(loaded, opts, restore_prefix, &source)
+    }
+
+    pub(crate) fn load_dict(
+        &self,
+        loaded: Vec<(String, NDArray)>,
+        opts: LoadOptions,
+        restore_prefix: &str,
+        source: &str,
+    ) -> Result<()> {
+        if let Some(p) = self.params.iter().find(|p| !p.name().starts_with(restore_prefix)) {
+            bail!(
+                "cannot restore the prefix '{restore_prefix}': parameter '{}' does not start with it",
+                p.name()
+            );
+        }
+        // `arg:` and `aux:` mark the arrays of a Module checkpoint; MXNet drops them too.
+        let loaded = loaded
+            .into_iter()
+            .map(|(k, v)| {
+                let k = k.strip_prefix("arg:").or_else(|| k.strip_prefix("aux:")).unwrap_or(&k);
+                (format!("{restore_prefix}{k}"), v)
+            })
+            .collect();
+        let params: Vec<(String, Parameter)> =
+            self.params.iter().map(|p| (p.name().to_string(), p.clone())).collect();
+        load_into(&params, loaded, opts, source)
+    }
+
     /// `params.setattr('grad_req', 'add')`.
     pub fn set_grad_req(&self, req: GradReq) {
         self.params.iter().for_each(|p| p.set_grad_req(req));
@@ -244,5 +370,15 @@ impl fmt::Display for ParameterDict {
             writeln!(f, "  {p}")?;
         }
         write!(f, ")")
+    }
+}
+
+/// A parameters file's arrays by name; a list without names is an error.
+pub(crate) fn named(arrays: Arrays, source: &str) -> Result<Vec<(String, NDArray)>> {
+    match arrays {
+        Arrays::Dict(d) => Ok(d),
+        Arrays::List(_) => bail!(
+            "{source}: holds arrays without names, so none can be matched to a parameter; save with net.save_parameters or a dict"
+        ),
     }
 }
