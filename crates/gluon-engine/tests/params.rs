@@ -172,9 +172,28 @@ fn damaged_files_are_refused_with_the_reason() {
     assert!(err(&with(60, &1i32.to_le_bytes())).contains("dtype float64"));
     assert!(err(&with(36, &(-3i64).to_le_bytes())).contains("dimension -3 is negative"));
     assert!(err(&with(36, &i64::MAX.to_le_bytes())).contains("too large"));
+    // A zero dimension holds nothing, but the other dimensions' strides must still fit (found by
+    // the fuzzer: candle's stride computation overflowed).
+    let mut zero = with(36, &0i64.to_le_bytes());
+    zero[44..52].copy_from_slice(&(1i64 << 62).to_le_bytes());
+    assert!(err(&zero).contains("too large"), "{}", err(&zero));
+    zero[44..52].copy_from_slice(&7i64.to_le_bytes());
+    let cut: Vec<u8> = [&zero[..64], &zero[80..]].concat(); // (0, 7): no values
+    let Arrays::Dict(d) = nd::from_bytes(&cut, "z").unwrap() else { panic!("a dict") };
+    assert_eq!((d[0].1.shape(), d[0].1.size()), (vec![0, 7], 0));
     let mut extra = good.clone();
     extra.push(0);
     assert!(err(&extra).contains("1 bytes after the last name"));
+    // The fuzzer's finds (crates/fuzz): huge dimensions beside a zero one overflowed candle's
+    // strides or the element count; now each is an error.
+    for hex in [
+        "120100000000000000000000000400000100000000000000c9fa93f900000000040000000012010000000d030000000000000000000000000000002092010000000000000000000000000000000000000000000000000000",
+        "120100000000000000000000000400000100000000000000c9fa93f900000000040000000012010000000d000000000000000000000000000000000812010000000000000000000000000000000000000000000000000000",
+        "120100000000000000000000000000040000020000000027c9fa93f9000000000200000000120100000100002b0073fc000000000000000000000000000000000400020069",
+    ] {
+        let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+        assert!(nd::from_bytes(&bytes, "f").is_err());
+    }
     // Every truncation of a good file is an error, never a panic.
     for n in 0..good.len() {
         assert!(nd::from_bytes(&good[..n], "f").is_err(), "prefix of {n} bytes");

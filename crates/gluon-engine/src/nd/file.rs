@@ -250,11 +250,13 @@ fn array(r: &mut Reader) -> std::result::Result<(Vec<usize>, Vec<f32>), String> 
             "dtype {name} (type flag {dtype}) is not supported: the engine holds float32; save it with .astype('float32')"
         ));
     }
-    let count = shape
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .filter(|c| c.checked_mul(4).is_some())
-        .ok_or_else(|| format!("shape {shape:?} is too large; the file is damaged"))?;
+    // Every stride must fit too, also beside a zero dimension ((0, 2^40, 2^40) holds nothing but
+    // its strides overflow).
+    let strides_fit = shape.iter().try_fold(4usize, |acc, &d| acc.checked_mul(d.max(1))).is_some();
+    if !strides_fit {
+        return Err(format!("shape {shape:?} is too large; the file is damaged"));
+    }
+    let count: usize = shape.iter().product(); // cannot overflow: at most the product above
     let raw = r.take(count * 4, "the values")?;
     let values = raw.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))).collect();
     Ok((shape, values))
