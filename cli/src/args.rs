@@ -103,6 +103,10 @@ pub enum Cmd {
         /// Afterwards, check the results against this baseline (as `mlcmp regress`).
         #[arg(long, value_name = "BASELINE")]
         regress: Option<PathBuf>,
+        /// busy: also run every repeat beside a process spinning on one core (a shared CI runner)
+        /// and report each backend's slowdown against its quiet repeats.
+        #[arg(long, value_enum, default_value = "quiet")]
+        neighbour: NeighbourArg,
     },
     /// Check a results file against a baseline: accuracy, loss and speed relative to torch.
     Regress {
@@ -143,6 +147,9 @@ pub enum Cmd {
         #[arg(long)]
         probe_matmul: Option<String>,
     },
+    /// (internal) The busy neighbour of `bench --neighbour busy`: spin on the last core until killed.
+    #[command(hide = true)]
+    Spin,
     /// MNIST: fetch, verify or describe the four IDX files.
     Data {
         #[command(subcommand)]
@@ -235,6 +242,12 @@ pub enum Format {
     Table,
     Markdown,
     Csv,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum NeighbourArg {
+    Quiet,
+    Busy,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

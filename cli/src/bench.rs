@@ -11,7 +11,7 @@ use mlcmp_core::export::{bench as tables, Style};
 use mlcmp_core::interrupt::{request_stop, stop_requested};
 use mlcmp_core::machine::Machine;
 use mlcmp_core::recipe::Recipe;
-use mlcmp_core::results::{BenchInfo, Results};
+use mlcmp_core::results::{BenchInfo, Peak, Results};
 use mlcmp_core::stats::median;
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -24,6 +24,7 @@ pub fn bench(
     sweep: &[String],
     markdown: Option<&Path>,
     save: bool,
+    busy_neighbour: bool,
 ) -> Result<ExitCode> {
     if repeats == 0 {
         bail!("--repeats 0: use at least 1");
@@ -56,34 +57,56 @@ pub fn bench(
     let mut res = Results::new(Machine::detect(threads), backends::versions(), recipe.clone());
     let model = recipe.model();
     let gflops = probe_matmul(&exe, [recipe.batch_size, model.inputs, model.hidden], &recipe, &dir);
+    // The machine's peak: the best GEMM rate over the recipe's product and two square ones big
+    // enough for libtorch's kernels to reach their top speed.
+    let squares = [[512; 3], [1024; 3]];
+    let peak = squares.iter().map(|&s| probe_matmul(&exe, s, &recipe, &dir)).fold(gflops, f64::max);
     res.bench = Some(BenchInfo {
         repeats,
         warmup_epochs: warmup,
         matmul_gflops: gflops,
         matmul_shape: model.largest_product(recipe.batch_size),
+        peak: peak.is_finite().then(|| Peak {
+            gflops: peak,
+            shapes: format!("{}, 512x512x512, 1024x1024x1024", model.largest_product(recipe.batch_size)),
+        }),
     });
     'all: for v in &points {
         let r = sweep::at(&recipe, *v);
         for rep in 0..repeats {
-            for name in names {
-                if stop_requested() {
-                    break 'all;
+            // Quiet, then (with --neighbour busy) beside the spinning neighbour, each repeat.
+            for neighbour in [false, true].into_iter().filter(|&n| !n || busy_neighbour) {
+                for name in names {
+                    if stop_requested() {
+                        break 'all;
+                    }
+                    let mut run = bench_worker::run_worker(&exe, name, &r, warmup, &dir, neighbour);
+                    run.repeat = Some(rep);
+                    if points.len() > 1 {
+                        run.variant = Some(*v);
+                    }
+                    let med = median(&run.timed_epochs());
+                    let med = if med.is_finite() { format!("{med:.3} s") } else { "-".into() };
+                    let load = run
+                        .load
+                        .map(|l| {
+                            format!(
+                                ", others' CPU {:.0}%, steal {:.0}%",
+                                100.0 * l.others_share,
+                                100.0 * l.steal_share
+                            )
+                        })
+                        .unwrap_or_default();
+                    eprintln!(
+                        "bench: {name:<12}{} batch {:>4} hidden {:>4} repeat {}/{repeats}: median epoch {med}, {}{load}",
+                        if neighbour { " + busy" } else { "" },
+                        v.batch_size,
+                        v.hidden,
+                        rep + 1,
+                        run.status
+                    );
+                    res.runs.push(run);
                 }
-                let mut run = bench_worker::run_worker(&exe, name, &r, warmup, &dir);
-                run.repeat = Some(rep);
-                if points.len() > 1 {
-                    run.variant = Some(*v);
-                }
-                let med = median(&run.timed_epochs());
-                let med = if med.is_finite() { format!("{med:.3} s") } else { "-".into() };
-                eprintln!(
-                    "bench: {name:<12} batch {:>4} hidden {:>4} repeat {}/{repeats}: median epoch {med}, {}",
-                    v.batch_size,
-                    v.hidden,
-                    rep + 1,
-                    run.status
-                );
-                res.runs.push(run);
             }
         }
     }

@@ -58,13 +58,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let code = train::train_or_compare(&opts, &names, true, !no_save, check_parity, &seeds, &none)?;
             finish_with_regress(code, baseline.as_deref(), opts.json.as_deref())
         }
-        Cmd::Bench { opts, repeats, warmup, backends, sweep, markdown, no_save, regress: baseline } => {
+        Cmd::Bench {
+            opts,
+            repeats,
+            warmup,
+            backends,
+            sweep,
+            markdown,
+            no_save,
+            regress: baseline,
+            neighbour,
+        } => {
             regress_needs_json(&baseline, &opts)?;
+            let busy = neighbour == args::NeighbourArg::Busy;
             let code =
-                bench::bench(&opts, repeats, warmup, &backends, &sweep, markdown.as_deref(), !no_save)?;
+                bench::bench(&opts, repeats, warmup, &backends, &sweep, markdown.as_deref(), !no_save, busy)?;
             finish_with_regress(code, baseline.as_deref(), opts.json.as_deref())
         }
         Cmd::Worker { args, probe_matmul } => bench::worker(&args, probe_matmul.as_deref()),
+        Cmd::Spin => mlcmp_core::bench::neighbour::spin(),
         Cmd::Regress { baseline, current, update, markdown } => {
             let cur = Results::load(&current)?;
             if update {

@@ -283,6 +283,14 @@ fn bench_report_and_regress_end_to_end() {
         assert_eq!((e.len(), e[0]["warmup"].as_bool(), e[1].get("warmup")), (2, Some(true), None), "{r}");
     }
     assert!(v["bench"]["matmul_gflops"].as_f64().unwrap() > 1.0);
+    // The peak is the best of the probed shapes, so never below the recipe's product's rate.
+    assert!(v["bench"]["peak"]["gflops"].as_f64().unwrap() >= v["bench"]["matmul_gflops"].as_f64().unwrap());
+    for r in runs {
+        let load = &r["load"];
+        assert!((0.0..=1.0).contains(&load["others_share"].as_f64().unwrap()), "{load}");
+        assert!((0.0..=1.0).contains(&load["steal_share"].as_f64().unwrap()), "{load}");
+    }
+    assert!(out.contains("x peak") && out.contains("others' CPU"), "{out}");
     assert!(std::fs::read_to_string(&md).unwrap().starts_with("### Epoch time per backend"));
 
     // report renders the same file again; CSV has one row per epoch.

@@ -22,6 +22,18 @@ pub struct BenchInfo {
     #[serde(deserialize_with = "crate::run::f64_or_nan")]
     pub matmul_gflops: f64,
     pub matmul_shape: String,
+    /// The machine's measured peak: the best libtorch GEMM rate over a few shapes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak: Option<Peak>,
+}
+
+/// The best f32 GEMM rate measured on the machine, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Peak {
+    #[serde(deserialize_with = "crate::run::f64_or_nan")]
+    pub gflops: f64,
+    /// The shapes tried, e.g. `128x784x256, 512x512x512, 1024x1024x1024`.
+    pub shapes: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -101,6 +101,25 @@ pub struct Variant {
     pub hidden: usize,
 }
 
+/// `mlcmp bench`: the machine around one worker run (measured by `bench::load`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Load {
+    /// 1-minute load average when the worker started (mlcmp's own earlier workers count too).
+    pub loadavg: f64,
+    /// CPU time of everything but the worker, as a share of the machine's capacity (cores x wall
+    /// time) while it ran.
+    pub others_share: f64,
+    /// Steal time as a share of the machine's time; 0 where the kernel reports none.
+    pub steal_share: f64,
+}
+
+impl Load {
+    /// Another process took more than a tenth of the machine, or the hypervisor more than 5%.
+    pub fn busy(&self) -> bool {
+        self.others_share > 0.10 || self.steal_share > 0.05
+    }
+}
+
 /// Where a run stopped early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StopPoint {
@@ -125,6 +144,12 @@ pub struct RunResult {
     pub variant: Option<Variant>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_rss_mb: Option<f64>,
+    /// `mlcmp bench`: what else the machine did while this run's worker ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<Load>,
+    /// `mlcmp bench --neighbour busy`: this run had a process spinning on one core beside it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub neighbour: bool,
     /// `mlcmp compare --seeds`: the seed this run used (the recipe's seed is the first one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
@@ -146,6 +171,8 @@ impl RunResult {
             repeat: None,
             variant: None,
             peak_rss_mb: None,
+            load: None,
+            neighbour: false,
             seed: None,
             final_params: vec![],
         }

@@ -353,6 +353,7 @@ fn what_mlcmp_writes_it_reads_back_even_unmeasured_values() {
         warmup_epochs: 1,
         matmul_gflops: f64::NAN, // the probe needs torch: NaN in a gluon-only build
         matmul_shape: "(128x784).(784x256)".into(),
+        peak: None,
     });
     res.runs[0].epochs[0].test_acc = f64::NAN;
     let json = res.to_json();

@@ -6,14 +6,23 @@ use crate::results::Results;
 use crate::run::{RunResult, Variant};
 use crate::stats::median;
 
-/// One backend at one sweep point, over its repeats.
+/// One backend at one sweep point, quiet or beside the busy neighbour, over its repeats.
 pub struct Group<'a> {
     pub variant: Variant,
     pub backend: String,
+    pub neighbour: bool,
     pub runs: Vec<&'a RunResult>,
 }
 
 impl Group<'_> {
+    /// The backend's name, marked when the group ran beside the busy neighbour.
+    pub fn label(&self) -> String {
+        match self.neighbour {
+            true => format!("{} + busy neighbour", self.backend),
+            false => self.backend.clone(),
+        }
+    }
+
     /// Every timed epoch of every repeat.
     pub fn times(&self) -> Vec<f64> {
         self.runs.iter().flat_map(|r| r.timed_epochs()).collect()
@@ -25,23 +34,32 @@ impl Group<'_> {
     }
 }
 
-/// The runs grouped by sweep point and backend, in first-seen order.
+/// The runs grouped by sweep point, backend and neighbour, in first-seen order (the quiet groups
+/// first).
 pub fn groups(res: &Results) -> Vec<Group<'_>> {
     let mut g: Vec<Group> = vec![];
-    for r in &res.runs {
-        let v = r.variant.unwrap_or(Variant { batch_size: res.recipe.batch_size, hidden: res.recipe.hidden });
-        match g.iter_mut().find(|x| x.variant == v && x.backend == r.backend) {
-            Some(x) => x.runs.push(r),
-            None => g.push(Group { variant: v, backend: r.backend.clone(), runs: vec![r] }),
+    for neighbour in [false, true] {
+        for r in res.runs.iter().filter(|r| r.neighbour == neighbour) {
+            let v =
+                r.variant.unwrap_or(Variant { batch_size: res.recipe.batch_size, hidden: res.recipe.hidden });
+            match g.iter_mut().find(|x| x.variant == v && x.backend == r.backend && x.neighbour == neighbour)
+            {
+                Some(x) => x.runs.push(r),
+                None => g.push(Group { variant: v, backend: r.backend.clone(), neighbour, runs: vec![r] }),
+            }
         }
     }
     g
 }
 
-/// Median timed epoch of a backend over all its runs (every sweep point).
+/// Median timed epoch of a backend over all its quiet runs (every sweep point).
 pub fn median_epoch(res: &Results, backend: &str) -> Option<f64> {
-    let v: Vec<f64> =
-        res.runs.iter().filter(|r| r.backend == backend).flat_map(|r| r.timed_epochs()).collect();
+    let v: Vec<f64> = res
+        .runs
+        .iter()
+        .filter(|r| r.backend == backend && !r.neighbour)
+        .flat_map(|r| r.timed_epochs())
+        .collect();
     (!v.is_empty()).then(|| median(&v))
 }
 
@@ -61,6 +79,11 @@ pub fn paired_ratios(torch: &Group, group: &Group) -> Vec<f64> {
         .collect()
 }
 
+/// Per repeat, `busy`'s median epoch over `quiet`'s: how much the busy neighbour slowed it.
+pub fn slowdowns(quiet: &Group, busy: &Group) -> Vec<f64> {
+    paired_ratios(busy, quiet)
+}
+
 /// FLOPs of one training epoch at a sweep point.
 pub fn epoch_flops(res: &Results, v: Variant, samples: usize) -> f64 {
     sweep::at(&res.recipe, v).model().train_flops_per_sample() * samples as f64
@@ -68,9 +91,18 @@ pub fn epoch_flops(res: &Results, v: Variant, samples: usize) -> f64 {
 
 /// Floor seconds per epoch at a sweep point: the epoch's FLOPs at the measured matmul rate.
 pub fn floor_s(res: &Results, v: Variant) -> f64 {
+    at_rate(res, v, res.bench.as_ref().map(|b| b.matmul_gflops))
+}
+
+/// Seconds per epoch at the machine's measured peak rate (the best GEMM over a few shapes).
+pub fn peak_s(res: &Results, v: Variant) -> f64 {
+    at_rate(res, v, res.bench.as_ref().and_then(|b| b.peak.as_ref()).map(|p| p.gflops))
+}
+
+fn at_rate(res: &Results, v: Variant, gflops: Option<f64>) -> f64 {
     let samples = res.runs.iter().find_map(|r| r.epochs.first().map(|e| e.samples)).unwrap_or(0);
-    match &res.bench {
-        Some(b) => epoch_flops(res, v, samples) / (b.matmul_gflops * 1e9),
+    match gflops {
+        Some(g) => epoch_flops(res, v, samples) / (g * 1e9),
         None => f64::NAN,
     }
 }

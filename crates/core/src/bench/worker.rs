@@ -1,6 +1,8 @@
 //! Worker processes: the bench runs each backend in a child process and reads its result back.
 
 use crate::backend::{run_backend, Backend, Job};
+use crate::bench::load;
+use crate::bench::neighbour::Neighbour;
 use crate::child::follow;
 use crate::interrupt::stop_requested;
 use crate::recipe::Recipe;
@@ -31,8 +33,44 @@ pub fn peak_rss_mb() -> f64 {
 pub const GLUON_WORKER: &str = "mlcmp-gluon-worker";
 
 /// Run `backend` in a child process (`exe worker ...`, or the libtorch-free gluon worker beside
-/// `exe`), `warmup` extra epochs first.
-pub fn run_worker(exe: &Path, backend: &str, recipe: &Recipe, warmup: usize, data_dir: &Path) -> RunResult {
+/// `exe`), `warmup` extra epochs first; with `neighbour`, beside a process spinning on one core.
+/// The run records the machine's load while the worker ran.
+pub fn run_worker(
+    exe: &Path,
+    backend: &str,
+    recipe: &Recipe,
+    warmup: usize,
+    data_dir: &Path,
+    neighbour: bool,
+) -> RunResult {
+    let before = load::snapshot();
+    // Started after the first snapshot and stopped after the second, so its CPU time counts as
+    // another process's, as a real neighbour's would.
+    let spinner = match neighbour {
+        true => match Neighbour::start(exe) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                return RunResult::failed(
+                    backend,
+                    recipe.threads.resolve(),
+                    Status::Failed,
+                    format!("cannot start the busy neighbour: {e}"),
+                )
+            }
+        },
+        false => None,
+    };
+    let mut run = run_child(exe, backend, recipe, warmup, data_dir);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if let (Some(a), Some(b)) = (before, load::snapshot()) {
+        run.load = Some(load::between(&a, &b, cores));
+    }
+    drop(spinner);
+    run.neighbour = neighbour;
+    run
+}
+
+fn run_child(exe: &Path, backend: &str, recipe: &Recipe, warmup: usize, data_dir: &Path) -> RunResult {
     let json = serde_json::to_string(recipe).expect("recipe serialises");
     let gluon_worker = exe.with_file_name(GLUON_WORKER);
     let exe =

@@ -1,9 +1,9 @@
 //! The bench tables: epoch time per backend, paired speed ratios, where the time goes, the floor.
 
 use super::table::{num as f, right, table, Style};
-use crate::bench::summary::{self, floor_s, groups};
+use crate::bench::summary::{self, floor_s, groups, peak_s};
 use crate::results::Results;
-use crate::run::{EpochResult, Status, Variant};
+use crate::run::{EpochResult, Load, Status, Variant};
 use crate::stats::median;
 use comfy_table::{Cell, Table};
 
@@ -21,10 +21,14 @@ pub fn timing_table(res: &Results, style: Style) -> Table {
             "max s",
             "samples/s",
             "x floor",
+            "x peak",
             "peak RSS MB",
             "threads",
             "repeats",
             "epochs timed",
+            "others' CPU",
+            "steal",
+            "busy repeats",
             "status",
         ],
     );
@@ -34,8 +38,13 @@ pub fn timing_table(res: &Results, style: Style) -> Table {
         let rss = g.runs.iter().filter_map(|r| r.peak_rss_mb).fold(f64::NAN, f64::max);
         let bad: Vec<String> =
             g.runs.iter().filter(|r| r.status != Status::Ok).map(|r| r.status.to_string()).collect();
+        let loads: Vec<Load> = g.runs.iter().filter_map(|r| r.load).collect();
+        let share = |get: fn(&Load) -> f64| match loads.is_empty() {
+            true => "-".to_string(),
+            false => format!("{:.0}%", 100.0 * median(&loads.iter().map(get).collect::<Vec<_>>())),
+        };
         t.add_row(vec![
-            Cell::new(&g.backend),
+            Cell::new(g.label()),
             right(g.variant.batch_size),
             right(g.variant.hidden),
             right(f(med, 3)),
@@ -43,10 +52,14 @@ pub fn timing_table(res: &Results, style: Style) -> Table {
             right(f(times.iter().copied().fold(f64::NAN, f64::max), 3)),
             right(f(g.samples() as f64 / med, 0)),
             right(f(med / floor_s(res, g.variant), 2)),
+            right(f(med / peak_s(res, g.variant), 2)),
             right(f(rss, 0)),
             right(g.runs[0].threads),
             right(g.runs.len()),
             right(times.len()),
+            right(share(|l| l.others_share)),
+            right(share(|l| l.steal_share)),
+            right(format!("{}/{}", loads.iter().filter(|l| l.busy()).count(), g.runs.len())),
             Cell::new(if bad.is_empty() { "ok".to_string() } else { bad.join(", ") }),
         ]);
     }
@@ -58,14 +71,17 @@ pub fn ratio_table(res: &Results, style: Style) -> Table {
     let mut t = table(style, &["batch", "hidden", "ratio", "per repeat", "median"]);
     let all = groups(res);
     for g in all.iter().filter(|g| g.backend != "torch") {
-        let Some(torch) = all.iter().find(|x| x.variant == g.variant && x.backend == "torch") else {
+        let Some(torch) =
+            all.iter().find(|x| x.variant == g.variant && x.backend == "torch" && x.neighbour == g.neighbour)
+        else {
             continue;
         };
         let ratios = summary::paired_ratios(torch, g);
+        let busy = if g.neighbour { " (busy neighbour)" } else { "" };
         t.add_row(vec![
             right(g.variant.batch_size),
             right(g.variant.hidden),
-            Cell::new(format!("torch / {}", g.backend)),
+            Cell::new(format!("torch / {}{busy}", g.backend)),
             Cell::new(ratios.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(" ")),
             right(if ratios.is_empty() { "-".into() } else { format!("{}x", f(median(&ratios), 2)) }),
         ]);
@@ -86,7 +102,7 @@ pub fn phase_table(res: &Results, style: Style) -> Table {
         let untimed = eps.iter().all(|e| e.phases == Default::default());
         let p = |get: fn(&EpochResult) -> f64| if untimed { "-".to_string() } else { m(get) };
         t.add_row(vec![
-            Cell::new(&g.backend),
+            Cell::new(g.label()),
             right(g.variant.batch_size),
             right(g.variant.hidden),
             right(p(|e| e.phases.data_s)),
@@ -98,6 +114,37 @@ pub fn phase_table(res: &Results, style: Style) -> Table {
         ]);
     }
     t
+}
+
+/// `--neighbour busy`: each backend's epoch beside the spinning neighbour against its quiet epochs
+/// from the same bench run (paired by repeat). `None` without neighbour runs.
+pub fn neighbour_table(res: &Results, style: Style) -> Option<Table> {
+    let all = groups(res);
+    if !all.iter().any(|g| g.neighbour) {
+        return None;
+    }
+    let mut t = table(
+        style,
+        &["backend", "batch", "hidden", "quiet median s", "busy median s", "slowdown per repeat", "slowdown"],
+    );
+    for busy in all.iter().filter(|g| g.neighbour) {
+        let Some(quiet) =
+            all.iter().find(|q| !q.neighbour && q.backend == busy.backend && q.variant == busy.variant)
+        else {
+            continue;
+        };
+        let s = summary::slowdowns(quiet, busy);
+        t.add_row(vec![
+            Cell::new(&busy.backend),
+            right(busy.variant.batch_size),
+            right(busy.variant.hidden),
+            right(f(median(&quiet.times()), 3)),
+            right(f(median(&busy.times()), 3)),
+            Cell::new(s.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(" ")),
+            right(if s.is_empty() { "-".into() } else { format!("{}x", f(median(&s), 2)) }),
+        ]);
+    }
+    Some(t)
 }
 
 /// One paragraph on the floor: how it was measured and what it is.
@@ -114,19 +161,34 @@ pub fn floor_text(res: &Results) -> String {
         b.matmul_shape,
         res.machine.threads,
         floor_s(res, v)
-    )
+    ) + &match &b.peak {
+        Some(p) => format!(
+            "\npeak: {:.0} GFLOP/s, the best libtorch matmul rate over {} ({} threads); x peak is the epoch against the recipe's FLOPs at that rate ({:.3} s)",
+            p.gflops,
+            p.shapes,
+            res.machine.threads,
+            summary::peak_s(res, v)
+        ),
+        None => String::new(),
+    } + "\nothers' CPU: what every other process used while a worker ran, as a share of the machine; steal: time the hypervisor gave other guests; a repeat is busy above 10% or 5%"
 }
 
 /// All bench tables with titles.
 pub fn render(res: &Results, style: Style) -> String {
+    let neighbour = neighbour_table(res, style)
+        .map(|t| format!("{}{t}\n\n", style.title("Beside a busy neighbour (one core spinning)")))
+        .unwrap_or_default();
+    let floor = match style {
+        Style::Markdown => floor_text(res).replace('\n', "\n\n"),
+        Style::Text => floor_text(res),
+    };
     format!(
-        "{}{}\n\n{}{}\n\n{}{}\n\n{}\n",
+        "{}{}\n\n{}{}\n\n{neighbour}{}{}\n\n{floor}\n",
         style.title("Epoch time per backend"),
         timing_table(res, style),
         style.title("Speed ratios (paired repeats)"),
         ratio_table(res, style),
         style.title("Where the time goes (medians per epoch)"),
         phase_table(res, style),
-        floor_text(res)
     )
 }
