@@ -16,16 +16,19 @@ use mlcmp_core::stats::median;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 
-pub fn bench(
-    opts: &RunOpts,
-    repeats: usize,
-    warmup: usize,
-    names: &[String],
-    sweep: &[String],
-    markdown: Option<&Path>,
-    save: bool,
-    busy_neighbour: bool,
-) -> Result<ExitCode> {
+/// What `mlcmp bench` was asked for besides the recipe.
+pub struct Plan<'a> {
+    pub repeats: usize,
+    pub warmup: usize,
+    pub names: &'a [String],
+    pub sweep: &'a [String],
+    pub markdown: Option<&'a Path>,
+    pub save: bool,
+    pub busy_neighbour: bool,
+}
+
+pub fn bench(opts: &RunOpts, plan: &Plan) -> Result<ExitCode> {
+    let Plan { repeats, warmup, names, sweep, markdown, save, busy_neighbour } = *plan;
     if repeats == 0 {
         bail!("--repeats 0: use at least 1");
     }

@@ -71,8 +71,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             regress_needs_json(&baseline, &opts)?;
             let busy = neighbour == args::NeighbourArg::Busy;
-            let code =
-                bench::bench(&opts, repeats, warmup, &backends, &sweep, markdown.as_deref(), !no_save, busy)?;
+            let plan = bench::Plan {
+                repeats,
+                warmup,
+                names: &backends,
+                sweep: &sweep,
+                markdown: markdown.as_deref(),
+                save: !no_save,
+                busy_neighbour: busy,
+            };
+            let code = bench::bench(&opts, &plan)?;
             finish_with_regress(code, baseline.as_deref(), opts.json.as_deref())
         }
         Cmd::Worker { args, probe_matmul } => bench::worker(&args, probe_matmul.as_deref()),
