@@ -125,8 +125,10 @@ pub enum Cmd {
     },
     /// Render a saved results file again: tables, Markdown or CSV, and optionally the plot.
     Report {
-        /// A results JSON (from compare, bench or train --json).
-        file: PathBuf,
+        /// A results JSON (from compare, bench or train --json); with several (from several
+        /// machines), one table with a row per machine and backend.
+        #[arg(required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
         /// Also draw the SVG plot here.

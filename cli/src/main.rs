@@ -94,8 +94,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             regress(&baseline, &cur, markdown.as_deref())
         }
-        Cmd::Report { file, format, plot, force } => {
-            let res = Results::load(&file)?;
+        Cmd::Report { files, format, plot, force } => {
+            if let [_, _, ..] = files.as_slice() {
+                if plot.is_some() || matches!(format, Format::Csv) {
+                    anyhow::bail!("several files make one table; --plot and --format csv take one file");
+                }
+                let all = files
+                    .iter()
+                    .map(|p| Ok((p.display().to_string(), Results::load(p)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                let style = if matches!(format, Format::Markdown) { Style::Markdown } else { Style::Text };
+                say!("{}", export::machines::machines_table(&all, style));
+                return Ok(ExitCode::SUCCESS);
+            }
+            let file = &files[0];
+            let res = Results::load(file)?;
             if let Some(p) = &plot {
                 mlcmp_core::output::check_target(p, force)?;
             }

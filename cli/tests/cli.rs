@@ -316,3 +316,25 @@ fn bench_report_and_regress_end_to_end() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("/nonexistent/base.json: cannot read results"));
 }
+
+#[test]
+fn report_puts_several_machines_in_one_table() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let (amd, intel) = (root.join("results/baseline.json"), root.join("results/baseline-intel-xeon.json"));
+    let o = mlcmp(&["report", amd.to_str().unwrap(), intel.to_str().unwrap(), "--format", "markdown"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("| file") && out.contains("peak GFLOP/s"), "{out}");
+    // A row per machine and backend, each naming its CPU, with torch's own ratio 1.00x.
+    for (file, cpu) in [("baseline.json", "AMD EPYC"), ("baseline-intel-xeon.json", "Intel(R) Xeon(R)")] {
+        let rows: Vec<&str> = out.lines().filter(|l| l.contains(file) && l.contains(cpu)).collect();
+        assert!(rows.iter().any(|l| l.contains("| gluon ")), "{file}: {out}");
+        assert!(
+            rows.iter().any(|l| l.contains("| torch ") && l.trim_end().ends_with("1.00x |")),
+            "{file}: {out}"
+        );
+    }
+    let o = mlcmp(&["report", amd.to_str().unwrap(), intel.to_str().unwrap(), "--plot", "x.svg"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("--plot and --format csv take one file"), "{}", text(&o).1);
+}

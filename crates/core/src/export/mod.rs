@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod compare;
 pub mod csv;
+pub mod machines;
 pub mod plot;
 pub mod regress;
 pub mod table;

@@ -1,0 +1,55 @@
+//! `mlcmp report A.json B.json ...`: results from several machines (CI runners, laptops) in one
+//! table, a row per machine and backend, so teams compare runners side by side.
+
+use super::table::{num as f, right, table, Style};
+use crate::bench::summary::{self, floor_s};
+use crate::results::Results;
+use crate::run::Variant;
+use comfy_table::{Cell, Table};
+
+/// One row per file and backend: the machine (cpu, cores, threads, floor and peak where the file
+/// is a bench), the backend's median epoch, its multiple of the floor and torch's time over it.
+pub fn machines_table(files: &[(String, Results)], style: Style) -> Table {
+    let mut t = table(
+        style,
+        &[
+            "file",
+            "cpu",
+            "cores",
+            "threads",
+            "floor s",
+            "peak GFLOP/s",
+            "backend",
+            "median s",
+            "x floor",
+            "torch / backend",
+        ],
+    );
+    for (name, res) in files {
+        let v = Variant { batch_size: res.recipe.batch_size, hidden: res.recipe.hidden };
+        let peak = res.bench.as_ref().and_then(|b| b.peak.as_ref()).map(|p| p.gflops).unwrap_or(f64::NAN);
+        let mut backends: Vec<&str> = vec![];
+        for r in &res.runs {
+            if !backends.contains(&r.backend.as_str()) {
+                backends.push(&r.backend);
+            }
+        }
+        for b in backends {
+            let med = summary::median_epoch(res, b).unwrap_or(f64::NAN);
+            let ratio = summary::speed_ratio(res, b).unwrap_or(f64::NAN);
+            t.add_row(vec![
+                Cell::new(name),
+                Cell::new(&res.machine.cpu),
+                right(res.machine.cores),
+                right(res.machine.threads),
+                right(f(floor_s(res, v), 3)),
+                right(f(peak, 0)),
+                Cell::new(b),
+                right(f(med, 3)),
+                right(f(med / floor_s(res, v), 2)),
+                right(if ratio.is_finite() { format!("{ratio:.2}x") } else { "-".into() }),
+            ]);
+        }
+    }
+    t
+}
