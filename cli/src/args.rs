@@ -222,7 +222,8 @@ pub struct RunOpts {
     /// Use only the first N training and N test samples.
     #[arg(long, allow_negative_numbers = true, value_parser = at_least_1)]
     pub limit: Option<usize>,
-    /// default: each framework's own initialisation; shared: identical weights and batches.
+    /// default: each framework's own initialisation; xavier: each framework's Xavier-uniform on
+    /// the weights (d2l's LeNet); shared: identical weights and batches.
     #[arg(long, value_enum)]
     pub init: Option<InitArg>,
     /// Folder with the MNIST IDX files (default: $MLCMP_DATA or data/mnist).
@@ -255,6 +256,7 @@ pub enum NeighbourArg {
 #[derive(Clone, Copy, ValueEnum)]
 pub enum InitArg {
     Default,
+    Xavier,
     Shared,
 }
 
@@ -274,6 +276,7 @@ impl RunOpts {
             workers: self.workers,
             init: self.init.map(|i| match i {
                 InitArg::Default => InitMode::Default,
+                InitArg::Xavier => InitMode::Xavier,
                 InitArg::Shared => InitMode::Shared,
             }),
             limit: self.limit,

@@ -59,7 +59,7 @@ pub fn bench(opts: &RunOpts, plan: &Plan) -> Result<ExitCode> {
 
     let mut res = Results::new(Machine::detect(threads), backends::versions(), recipe.clone());
     let model = recipe.model();
-    let gflops = probe_matmul(&exe, [recipe.batch_size, model.inputs, model.hidden], &recipe, &dir);
+    let gflops = probe_matmul(&exe, model.largest_product(recipe.batch_size), &recipe, &dir);
     // The machine's peak: the best GEMM rate over the recipe's product and two square ones big
     // enough for libtorch's kernels to reach their top speed.
     let squares = [[512; 3], [1024; 3]];
@@ -68,10 +68,10 @@ pub fn bench(opts: &RunOpts, plan: &Plan) -> Result<ExitCode> {
         repeats,
         warmup_epochs: warmup,
         matmul_gflops: gflops,
-        matmul_shape: model.largest_product(recipe.batch_size),
+        matmul_shape: model.largest_product_text(recipe.batch_size),
         peak: peak.is_finite().then(|| Peak {
             gflops: peak,
-            shapes: format!("{}, 512x512x512, 1024x1024x1024", model.largest_product(recipe.batch_size)),
+            shapes: format!("{}, 512x512x512, 1024x1024x1024", model.largest_product_text(recipe.batch_size)),
         }),
     });
     'all: for v in &points {

@@ -1,7 +1,8 @@
-//! mlcmp's `candle` backend: the article's recipe written the way a Rust user writes it today with
+//! mlcmp's `candle` backend: the recipe written the way a Rust user writes it today with
 //! candle-nn, like candle's own MNIST example: a `VarMap` and `VarBuilder`, `candle_nn::linear`
-//! layers, `loss::cross_entropy`, `optim::SGD` and candle's backprop. Nothing in candle is tuned:
-//! the row is what candle-nn gives a user.
+//! (and for LeNet `candle_nn::conv2d`, `ops::sigmoid`, `avg_pool2d`) layers, `loss::cross_entropy`,
+//! `optim::SGD` and candle's backprop. Nothing in candle is tuned: the row is what candle-nn gives
+//! a user.
 //!
 //! ```no_run
 //! use mlcmp_core::backend::{Backend, Job};
@@ -14,7 +15,7 @@
 
 use anyhow::Result;
 use candle_core::{DType, Device, Module, Tensor, D};
-use candle_nn::{loss, Linear, Optimizer, VarBuilder, VarMap, SGD};
+use candle_nn::{loss, Conv2d, Conv2dConfig, Linear, Optimizer, VarBuilder, VarMap, SGD};
 use mlcmp_core::backend::{Backend, Event, Job};
 use mlcmp_core::model::Model;
 use mlcmp_core::recipe::Recipe;
@@ -42,9 +43,10 @@ pub struct Mlp {
 
 impl Mlp {
     pub fn new(vb: VarBuilder, m: &Model) -> candle_core::Result<Mlp> {
+        let [(inputs, hidden), (_, classes)] = m.dense()[..] else { panic!("the MLP has two dense layers") };
         Ok(Mlp {
-            ln1: candle_nn::linear(m.inputs, m.hidden, vb.pp("ln1"))?,
-            ln2: candle_nn::linear(m.hidden, m.classes, vb.pp("ln2"))?,
+            ln1: candle_nn::linear(inputs, hidden, vb.pp("ln1"))?,
+            ln2: candle_nn::linear(hidden, classes, vb.pp("ln2"))?,
         })
     }
 }
@@ -55,20 +57,91 @@ impl Module for Mlp {
     }
 }
 
-/// The variables in the order of [`Model::param_shapes`]: w1, b1, w2, b2.
-const NAMES: [&str; 4] = ["ln1.weight", "ln1.bias", "ln2.weight", "ln2.bias"];
+/// d2l's LeNet: two sigmoid convolutions each followed by 2x2 average pooling, then three linear
+/// layers (sigmoid between them).
+pub struct LeNet {
+    c1: Conv2d,
+    c2: Conv2d,
+    l1: Linear,
+    l2: Linear,
+    l3: Linear,
+}
 
-/// A split on the device: u8 images (N, 784) and u32 labels.
+impl LeNet {
+    pub fn new(vb: VarBuilder, m: &Model) -> candle_core::Result<LeNet> {
+        let conv = |i: usize, name: &str| {
+            let c = m.convs()[i];
+            let cfg = Conv2dConfig { padding: c.pad, ..Default::default() };
+            candle_nn::conv2d(c.channels, c.out, c.kernel, cfg, vb.pp(name))
+        };
+        let linear = |i: usize, name: &str| {
+            let (fan_in, fan_out) = m.dense()[i];
+            candle_nn::linear(fan_in, fan_out, vb.pp(name))
+        };
+        Ok(LeNet { c1: conv(0, "c1")?, c2: conv(1, "c2")?, l1: linear(0, "l1")?, l2: linear(1, "l2")?, l3: linear(2, "l3")? })
+    }
+}
+
+impl Module for LeNet {
+    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        let sigmoid = candle_nn::ops::sigmoid;
+        let x = sigmoid(&self.c1.forward(xs)?)?.avg_pool2d(2)?;
+        let x = sigmoid(&self.c2.forward(&x)?)?.avg_pool2d(2)?.flatten_from(1)?;
+        let x = sigmoid(&self.l1.forward(&x)?)?;
+        self.l3.forward(&sigmoid(&self.l2.forward(&x)?)?)
+    }
+}
+
+/// The recipe's network.
+pub enum Net {
+    Mlp(Mlp),
+    LeNet(LeNet),
+}
+
+impl Net {
+    pub fn new(vb: VarBuilder, m: &Model) -> candle_core::Result<Net> {
+        Ok(match m {
+            Model::Mlp { .. } => Net::Mlp(Mlp::new(vb, m)?),
+            Model::LeNet { .. } => Net::LeNet(LeNet::new(vb, m)?),
+        })
+    }
+}
+
+impl Module for Net {
+    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Net::Mlp(n) => n.forward(xs),
+            Net::LeNet(n) => n.forward(xs),
+        }
+    }
+}
+
+/// The variables in the order of [`Model::param_shapes`].
+fn names(m: &Model) -> Vec<String> {
+    let layers: &[&str] = match m {
+        Model::Mlp { .. } => &["ln1", "ln2"],
+        Model::LeNet { .. } => &["c1", "c2", "l1", "l2", "l3"],
+    };
+    layers.iter().flat_map(|l| [format!("{l}.weight"), format!("{l}.bias")]).collect()
+}
+
+/// A split on the device: u8 images as the model takes them ((N, 784) for the MLP, (N, 1, 28, 28)
+/// for LeNet) and u32 labels.
 struct Data {
     images: Tensor,
     labels: Tensor,
 }
 
 impl Data {
-    fn new(s: &Split, dev: &Device) -> candle_core::Result<Data> {
+    fn new(s: &Split, m: &Model, dev: &Device) -> candle_core::Result<Data> {
         let n = s.len();
+        let (rows, cols) = (s.images.rows, s.images.cols);
+        let shape: Vec<usize> = match m {
+            Model::Mlp { .. } => vec![n, rows * cols],
+            Model::LeNet { .. } => vec![n, 1, rows, cols],
+        };
         Ok(Data {
-            images: Tensor::from_slice(&s.images.pixels, (n, s.images.rows * s.images.cols), dev)?,
+            images: Tensor::from_slice(&s.images.pixels, shape, dev)?,
             labels: Tensor::from_slice(&s.labels, n, dev)?.to_dtype(DType::U32)?,
         })
     }
@@ -79,7 +152,7 @@ impl Data {
         Ok((((x - r.mean)? / r.std)?, self.labels.index_select(idx, 0)?))
     }
 
-    fn accuracy(&self, net: &Mlp, r: &Recipe) -> candle_core::Result<f64> {
+    fn accuracy(&self, net: &Net, r: &Recipe) -> candle_core::Result<f64> {
         let n = self.labels.dims1()?;
         let mut correct = 0u32;
         for start in (0..n).step_by(2_000) {
@@ -108,14 +181,15 @@ impl Backend for CandleBackend {
         // harmlessly when the process already built it) and report what it really has.
         let _ = rayon::ThreadPoolBuilder::new().num_threads(self.threads).build_global();
         let mut t = Tracker::new(RunResult::new(self.name(), rayon::current_num_threads()), on);
-        let (train, test) = (Data::new(&job.data.train, &dev)?, Data::new(&job.data.test, &dev)?);
+        let (train, test) = (Data::new(&job.data.train, &model, &dev)?, Data::new(&job.data.test, &model, &dev)?);
 
         let mut varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
-        let net = Mlp::new(vb, &model)?;
+        let net = Net::new(vb, &model)?;
         // candle's CPU generator cannot be seeded, and candle_nn::linear draws Kaiming-normal
-        // weights: PyTorch's U(-1/sqrt(fan_in), 1/sqrt(fan_in)) drawn from the recipe's seed
-        // instead (the shared draw, which also gives a seeded batch order), loaded into the VarMap.
+        // weights: the shared draw from the recipe's seed instead (PyTorch's U(-1/sqrt(fan_in),
+        // 1/sqrt(fan_in)) for the MLP, d2l's Xavier for LeNet; it also gives a seeded batch
+        // order), loaded into the VarMap.
         let n = job.data.train.len();
         let own;
         let plan = match job.shared {
@@ -125,7 +199,8 @@ impl Backend for CandleBackend {
                 &own
             }
         };
-        for ((name, v), shape) in NAMES.iter().zip(&plan.params).zip(model.param_shapes()) {
+        let names = names(&model);
+        for ((name, v), shape) in names.iter().zip(&plan.params).zip(model.param_shapes()) {
             varmap.set_one(name, Tensor::from_slice(v, shape, &dev)?)?;
         }
         let mut sgd = SGD::new(varmap.all_vars(), r.lr)?;
@@ -155,9 +230,9 @@ impl Backend for CandleBackend {
         }
         let mut run = t.finish();
         let vars = varmap.data().lock().expect("the VarMap lock");
-        run.final_params = NAMES
+        run.final_params = names
             .iter()
-            .map(|k| Ok(vars[*k].as_tensor().flatten_all()?.to_vec1::<f32>()?))
+            .map(|k| Ok(vars[k].as_tensor().flatten_all()?.to_vec1::<f32>()?))
             .collect::<Result<_>>()?;
         Ok(run)
     }

@@ -1,7 +1,7 @@
-//! mlcmp's `pytorch` and `mxnet` backends: the article's own code ("Ten minutes from PyTorch to
-//! MXNet") on the real frameworks. Each runs `python/<framework>_article.py` in the framework's
-//! virtual environment as a child process and reads one JSON line per epoch; the Rust ports
-//! (`torch`, `gluon`) are checked against them.
+//! mlcmp's `pytorch` and `mxnet` backends: the textbooks' own code on the real frameworks: the
+//! article's ("Ten minutes from PyTorch to MXNet") for the MLP, d2l's for LeNet. Each runs
+//! `python/<framework>_<article|lenet>.py` in the framework's virtual environment as a child process
+//! and reads one JSON line per epoch; the Rust ports (`torch`, `gluon`) are checked against them.
 //!
 //! ```no_run
 //! use mlcmp_backend_frameworks::{Framework, FrameworkBackend};
@@ -16,6 +16,7 @@
 use anyhow::{bail, Context, Result};
 use mlcmp_core::backend::{Backend, Event, Job};
 use mlcmp_core::child::follow;
+use mlcmp_core::model::ModelKind;
 use mlcmp_core::run::{EpochResult, Phases, RunResult, Status, StopPoint};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,8 @@ const QUIET_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
 const RUNNER: &str = include_str!("../python/mlcmp_runner.py");
 const PYTORCH: &str = include_str!("../python/pytorch_article.py");
 const MXNET: &str = include_str!("../python/mxnet_article.py");
+const PYTORCH_LENET: &str = include_str!("../python/pytorch_lenet.py");
+const MXNET_LENET: &str = include_str!("../python/mxnet_lenet.py");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framework {
@@ -60,10 +63,13 @@ impl Framework {
         }
     }
 
-    fn script(self) -> (&'static str, &'static str) {
-        match self {
-            Framework::Pytorch => ("pytorch_article.py", PYTORCH),
-            Framework::Mxnet => ("mxnet_article.py", MXNET),
+    /// The runner for `model`: its file name and text.
+    fn script(self, model: ModelKind) -> (&'static str, &'static str) {
+        match (self, model) {
+            (Framework::Pytorch, ModelKind::Mlp) => ("pytorch_article.py", PYTORCH),
+            (Framework::Mxnet, ModelKind::Mlp) => ("mxnet_article.py", MXNET),
+            (Framework::Pytorch, ModelKind::Lenet) => ("pytorch_lenet.py", PYTORCH_LENET),
+            (Framework::Mxnet, ModelKind::Lenet) => ("mxnet_lenet.py", MXNET_LENET),
         }
     }
 
@@ -174,7 +180,7 @@ impl Backend for FrameworkBackend {
         let python = fw.python().map_err(|why| anyhow::anyhow!("unavailable: {why}"))?;
         let dir = tempfile::tempdir().context("cannot make a folder for the runner")?;
         std::fs::write(dir.path().join("mlcmp_runner.py"), RUNNER)?;
-        let (script, text) = fw.script();
+        let (script, text) = fw.script(job.recipe.model);
         std::fs::write(dir.path().join(script), text)?;
         write_shared(dir.path(), job)?;
         let final_params = dir.path().join("final.f32");

@@ -1,6 +1,8 @@
-//! mlcmp's Gluon-style backend: the article's MNIST MLP written with the `gluon` crate exactly as
-//! the article's MXNet Gluon code is (`name_scope`, `Dense(256, activation='relu')`, `initialize()`,
-//! `autograd::record`, `backward`, `trainer.step(batch_size)`, `asscalar`).
+//! mlcmp's Gluon-style backend: the recipe's network written with the `gluon` crate exactly as MXNet
+//! Gluon code is: the article's MLP (`name_scope`, `Dense(256, activation='relu')`, `initialize()`)
+//! or d2l's LeNet (`Conv2D(6, kernel_size=5, padding=2, activation='sigmoid')`, `AvgPool2D`,
+//! `initialize(init=init.Xavier())`), then `autograd::record`, `backward`,
+//! `trainer.step(batch_size)`, `asscalar`.
 //!
 //! ```no_run
 //! use mlcmp_core::backend::{Backend, Job};
@@ -12,14 +14,15 @@
 
 use anyhow::Result;
 use mlcmp_core::backend::{Backend, Evaluation, Event, Job};
-use mlcmp_core::model::Model;
+use mlcmp_core::model::{Model, ModelKind};
+use mlcmp_core::recipe::InitMode;
 use mlcmp_core::run::{RunResult, Status};
 use mlcmp_core::tracker::{Phase, Tracker};
 use mlcmp_data::Split;
 use mlcmp_gluon_engine::data::vision::{transforms, MNIST};
 use mlcmp_gluon_engine::data::{ArrayDataset, DataLoader, Dataset, TransformFirst};
 use mlcmp_gluon_engine::nn::{self, Block, LoadOptions};
-use mlcmp_gluon_engine::{autograd, loss, nd, Trainer};
+use mlcmp_gluon_engine::{autograd, loss, nd, Init, Trainer};
 use std::path::Path;
 
 pub struct GluonBackend {
@@ -41,24 +44,62 @@ impl GluonBackend {
 
 type MnistData = TransformFirst<ArrayDataset, transforms::Compose>;
 
-/// `gluon.data.vision.MNIST(...).transform_first(Compose([ToTensor(), Normalize(mean, std)]))`.
+/// `gluon.data.vision.MNIST(...).transform_first(Compose([ToTensor(), Normalize(mean, std)]))`;
+/// ToTensor alone for mean 0 and std 1 (d2l's LeNet).
 pub fn dataset(split: &Split, mean: f64, std: f64) -> mlcmp_gluon_engine::Result<MnistData> {
     let mnist =
         MNIST::from_raw(split.images.pixels.clone(), &split.labels, split.images.rows, split.images.cols)?;
-    let transformer = transforms::Compose::new(vec![
-        Box::new(transforms::ToTensor),
-        Box::new(transforms::Normalize::new(mean as f32, std as f32)),
-    ]);
-    Ok(mnist.transform_first(transformer))
+    let mut steps: Vec<Box<dyn mlcmp_gluon_engine::data::Transform>> = vec![Box::new(transforms::ToTensor)];
+    if (mean, std) != (0.0, 1.0) {
+        steps.push(Box::new(transforms::Normalize::new(mean as f32, std as f32)));
+    }
+    Ok(mnist.transform_first(transforms::Compose::new(steps)))
+}
+
+/// The recipe's network: the article's MLP or d2l's LeNet.
+pub fn net(m: &Model) -> nn::Sequential {
+    match m {
+        Model::Mlp { .. } => mlp(m),
+        Model::LeNet { .. } => lenet(m),
+    }
 }
 
 /// The article's network (the input size is inferred at the first call, as in Gluon):
 /// `net = nn.Sequential(); with net.name_scope(): net.add(nn.Dense(256, activation='relu')); net.add(nn.Dense(10))`.
 pub fn mlp(m: &Model) -> nn::Sequential {
+    let [(_, hidden), (_, classes)] = m.dense()[..] else { panic!("the MLP has two dense layers") };
     let net = nn::Sequential::new();
     net.name_scope(|| {
-        net.add(nn::Dense::new(m.hidden).activation("relu"));
-        net.add(nn::Dense::new(m.classes));
+        net.add(nn::Dense::new(hidden).activation("relu"));
+        net.add(nn::Dense::new(classes));
+    });
+    net
+}
+
+/// d2l's LeNet ("Dive into Deep Learning", MXNet edition, 6.6); in-channels and in_units are
+/// inferred at the first call:
+///
+/// ```text
+/// net = nn.Sequential()
+/// net.add(nn.Conv2D(channels=6, kernel_size=5, padding=2, activation='sigmoid'),
+///         nn.AvgPool2D(pool_size=2, strides=2),
+///         nn.Conv2D(channels=16, kernel_size=5, activation='sigmoid'),
+///         nn.AvgPool2D(pool_size=2, strides=2),
+///         nn.Dense(120, activation='sigmoid'),
+///         nn.Dense(84, activation='sigmoid'),
+///         nn.Dense(10))
+/// ```
+pub fn lenet(m: &Model) -> nn::Sequential {
+    let (c, d) = (m.convs(), m.dense());
+    let net = nn::Sequential::new();
+    net.name_scope(|| {
+        for conv in c {
+            net.add(nn::Conv2D::new(conv.out, conv.kernel).padding(conv.pad).activation("sigmoid"));
+            net.add(nn::AvgPool2D::new(2).strides(2));
+        }
+        net.add(nn::Dense::new(d[0].1).activation("sigmoid"));
+        net.add(nn::Dense::new(d[1].1).activation("sigmoid"));
+        net.add(nn::Dense::new(d[2].1));
     });
     net
 }
@@ -131,8 +172,12 @@ impl Backend for GluonBackend {
             .num_workers(r.workers);
         let test = dataset(&data.test, r.mean, r.std)?;
 
-        let net = mlp(&model);
-        net.initialize()?;
+        let net = net(&model);
+        match r.init {
+            // net.initialize(init=init.Xavier())
+            InitMode::Xavier => net.initialize_with(&Init::xavier(), false)?,
+            _ => net.initialize()?,
+        }
         if let Some(shared) = job.shared {
             for ((p, v), shape) in net.collect_params().iter().zip(&shared.params).zip(model.param_shapes()) {
                 p.set_data(&nd::NDArray::from_vec(v.clone(), shape)?)?;
@@ -163,8 +208,10 @@ impl Backend for GluonBackend {
                 loss.backward()?;
                 t.lap(Phase::Backward);
                 // As in the article: step(batch_size) with the configured size, also for the last,
-                // smaller batch. In shared mode, the actual size, so every batch matches PyTorch's mean.
-                trainer.step(if job.shared.is_some() { y.size() } else { r.batch_size })?;
+                // smaller batch. d2l's train_ch6 (LeNet) steps by X.shape[0], the actual size, and
+                // so does shared mode, so every batch matches PyTorch's mean.
+                let actual = job.shared.is_some() || model.kind() == ModelKind::Lenet;
+                trainer.step(if actual { y.size() } else { r.batch_size })?;
                 t.lap(Phase::Update);
                 if !t.end_batch(l) {
                     break;
@@ -204,7 +251,7 @@ impl Backend for GluonBackend {
     fn evaluate(&mut self, job: &Job, params: &Path, train: bool) -> Result<Evaluation> {
         let (r, data) = (job.recipe, job.data);
         mlcmp_gluon_engine::set_num_threads(self.threads);
-        let net = mlp(&r.model());
+        let net = net(&r.model());
         load_weights(&net, params)?;
         let test_acc = accuracy(&net, &dataset(&data.test, r.mean, r.std)?)?;
         let train_acc = match train {

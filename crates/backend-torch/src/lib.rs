@@ -1,6 +1,6 @@
-//! mlcmp's PyTorch-style backend: the article's MNIST MLP over libtorch, written the way the
-//! article's PyTorch code is (Sequential of Linear, ReLU, Linear; mean cross-entropy; SGD;
-//! `zero_grad(); backward(); step()`).
+//! mlcmp's PyTorch-style backend: the recipe's network over libtorch, written the way PyTorch code
+//! is: the article's MLP (Sequential of Linear, ReLU, Linear) or d2l's LeNet (Conv2d, Sigmoid,
+//! AvgPool2d, Flatten, Linear); mean cross-entropy; SGD; `zero_grad(); backward(); step()`.
 //!
 //! ```no_run
 //! use mlcmp_core::backend::{Backend, Job};
@@ -14,7 +14,7 @@
 use anyhow::{bail, Context, Result};
 use mlcmp_core::backend::{Backend, Evaluation, Event, Job};
 use mlcmp_core::model::Model;
-use mlcmp_core::recipe::Recipe;
+use mlcmp_core::recipe::{InitMode, Recipe};
 use mlcmp_core::run::{RunResult, Status};
 use mlcmp_core::tracker::{Phase, Tracker};
 use mlcmp_data::Split;
@@ -37,18 +37,105 @@ impl TorchBackend {
     }
 }
 
-/// `nn.Linear(fan_in, fan_out)` with PyTorch's default initialisation: weight and bias both
+/// PyTorch's default initialisation of `nn.Linear` and `nn.Conv2d`: weight and bias both
 /// ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)). tch's own default (Kaiming, no random bias) differs.
-pub fn linear(p: nn::Path, fan_in: i64, fan_out: i64) -> nn::Linear {
+fn torch_default(fan_in: i64) -> nn::Init {
     let bound = 1.0 / (fan_in as f64).sqrt();
-    let init = nn::Init::Uniform { lo: -bound, up: bound };
-    nn::linear(p, fan_in, fan_out, nn::LinearConfig { ws_init: init, bs_init: Some(init), bias: true })
+    nn::Init::Uniform { lo: -bound, up: bound }
+}
+
+/// `nn.init.xavier_uniform_(m.weight)`, as d2l applies it to LeNet's layers.
+fn xavier_uniform(fan_in: i64, fan_out: i64) -> nn::Init {
+    let bound = (6.0 / (fan_in + fan_out) as f64).sqrt();
+    nn::Init::Uniform { lo: -bound, up: bound }
+}
+
+/// `nn.Linear(fan_in, fan_out)`, PyTorch's initialisation (the weight Xavier-uniform with `xavier`).
+pub fn linear(p: nn::Path, fan_in: i64, fan_out: i64, xavier: bool) -> nn::Linear {
+    let bs = torch_default(fan_in);
+    let ws = if xavier { xavier_uniform(fan_in, fan_out) } else { bs };
+    nn::linear(p, fan_in, fan_out, nn::LinearConfig { ws_init: ws, bs_init: Some(bs), bias: true })
+}
+
+/// `nn.Conv2d(in, out, kernel_size, padding)`, PyTorch's initialisation (the weight Xavier-uniform
+/// with `xavier`).
+pub fn conv2d(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, padding: i64, xavier: bool) -> nn::Conv2D {
+    let k = kernel * kernel;
+    let bs = torch_default(c_in * k);
+    let ws = if xavier { xavier_uniform(c_in * k, c_out * k) } else { bs };
+    nn::conv2d(p, c_in, c_out, kernel, nn::ConvConfig { padding, ws_init: ws, bs_init: bs, ..Default::default() })
+}
+
+/// The recipe's network: the article's MLP or d2l's LeNet.
+pub fn net(p: &nn::Path, m: &Model, init: InitMode) -> nn::Sequential {
+    let xavier = init == InitMode::Xavier;
+    match *m {
+        Model::Mlp { .. } => mlp(p, m, xavier),
+        Model::LeNet { .. } => lenet(p, m, xavier),
+    }
 }
 
 /// `nn.Sequential(nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, 10))`.
-pub fn mlp(p: &nn::Path, m: &Model) -> nn::Sequential {
-    let (inputs, hidden, classes) = (m.inputs as i64, m.hidden as i64, m.classes as i64);
-    nn::seq().add(linear(p / "0", inputs, hidden)).add_fn(|x| x.relu()).add(linear(p / "2", hidden, classes))
+pub fn mlp(p: &nn::Path, m: &Model, xavier: bool) -> nn::Sequential {
+    let [(inputs, hidden), (_, classes)] = m.dense()[..] else { panic!("the MLP has two dense layers") };
+    let (inputs, hidden, classes) = (inputs as i64, hidden as i64, classes as i64);
+    nn::seq().add(linear(p / "0", inputs, hidden, xavier)).add_fn(|x| x.relu()).add(linear(
+        p / "2",
+        hidden,
+        classes,
+        xavier,
+    ))
+}
+
+/// d2l's LeNet ("Dive into Deep Learning", 7.6), with `net.apply(init_weights)` when `xavier`:
+///
+/// ```text
+/// nn.Sequential(
+///     nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(),
+///     nn.AvgPool2d(kernel_size=2, stride=2),
+///     nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(),
+///     nn.AvgPool2d(kernel_size=2, stride=2),
+///     nn.Flatten(),
+///     nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(),
+///     nn.Linear(120, 84), nn.Sigmoid(),
+///     nn.Linear(84, 10))
+/// ```
+pub fn lenet(p: &nn::Path, m: &Model, xavier: bool) -> nn::Sequential {
+    let (c, d) = (m.convs(), m.dense());
+    let conv = |i: usize, name: &str| {
+        let c = c[i];
+        conv2d(p / name, c.channels as i64, c.out as i64, c.kernel as i64, c.pad as i64, xavier)
+    };
+    let dense = |i: usize, name: &str| linear(p / name, d[i].0 as i64, d[i].1 as i64, xavier);
+    nn::seq()
+        .add(conv(0, "0"))
+        .add_fn(|x| x.sigmoid())
+        .add_fn(avg_pool2d)
+        .add(conv(1, "3"))
+        .add_fn(|x| x.sigmoid())
+        .add_fn(avg_pool2d)
+        .add_fn(|x| x.flatten(1, -1))
+        .add(dense(0, "7"))
+        .add_fn(|x| x.sigmoid())
+        .add(dense(1, "9"))
+        .add_fn(|x| x.sigmoid())
+        .add(dense(2, "11"))
+}
+
+/// `nn.AvgPool2d(kernel_size=2, stride=2)`. (tch's `avg_pool2d_default` passes divisor_override
+/// 1, a sum pooling; PyTorch's module divides by the window.)
+fn avg_pool2d(x: &Tensor) -> Tensor {
+    x.avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None::<i64>)
+}
+
+/// The parameters' names in the order of [`Model::param_shapes`] (tch names them after their
+/// index in the Sequential, as PyTorch does).
+pub fn param_names(m: &Model) -> Vec<String> {
+    let layers: &[&str] = match m {
+        Model::Mlp { .. } => &["0", "2"],
+        Model::LeNet { .. } => &["0", "3", "7", "9", "11"],
+    };
+    layers.iter().flat_map(|l| [format!("{l}.weight"), format!("{l}.bias")]).collect()
 }
 
 /// A split as tensors: u8 images (N, pixels) and i64 labels (N,).
@@ -58,10 +145,16 @@ pub struct TensorSplit {
 }
 
 impl TensorSplit {
-    pub fn new(s: &Split) -> TensorSplit {
+    /// The images as the model takes them: (N, pixels) for the MLP (the article's `X.view(-1, 784)`),
+    /// (N, 1, rows, cols) for LeNet (what ToTensor gives).
+    pub fn new(s: &Split, m: &Model) -> TensorSplit {
         let n = s.len() as i64;
+        let shape = match m {
+            Model::Mlp { .. } => vec![n, -1],
+            Model::LeNet { .. } => vec![n, 1, s.images.rows as i64, s.images.cols as i64],
+        };
         TensorSplit {
-            images: Tensor::from_slice(&s.images.pixels).view([n, -1]),
+            images: Tensor::from_slice(&s.images.pixels).view(shape.as_slice()),
             labels: Tensor::from_slice(&s.labels).to_kind(Kind::Int64),
         }
     }
@@ -81,16 +174,13 @@ impl TensorSplit {
     }
 }
 
-/// The MLP's parameters in the order w1, b1, w2, b2 (tch names them after their Sequential index).
-const PARAM_NAMES: [&str; 4] = ["0.weight", "0.bias", "2.weight", "2.bias"];
-
-/// Overwrite the MLP's parameters (for `--init shared`).
+/// Overwrite the network's parameters (for `--init shared`).
 fn load_params(vs: &nn::VarStore, values: &[Vec<f32>], model: &Model) {
     let vars = vs.variables();
     tch::no_grad(|| {
-        for ((name, v), shape) in PARAM_NAMES.iter().zip(values).zip(model.param_shapes()) {
+        for ((name, v), shape) in param_names(model).iter().zip(values).zip(model.param_shapes()) {
             let shape: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
-            vars[*name].shallow_clone().copy_(&Tensor::from_slice(v).view(shape.as_slice()));
+            vars[name].shallow_clone().copy_(&Tensor::from_slice(v).view(shape.as_slice()));
         }
     });
 }
@@ -144,9 +234,9 @@ pub fn save_var_store(vs: &nn::VarStore, path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn read_params(vs: &nn::VarStore) -> Result<Vec<Vec<f32>>> {
+fn read_params(vs: &nn::VarStore, m: &Model) -> Result<Vec<Vec<f32>>> {
     let vars = vs.variables();
-    PARAM_NAMES.iter().map(|n| Ok(Vec::<f32>::try_from(vars[*n].flatten(0, -1))?)).collect()
+    param_names(m).iter().map(|n| Ok(Vec::<f32>::try_from(vars[n].flatten(0, -1))?)).collect()
 }
 
 /// Samples per evaluation batch: big enough to keep the products efficient, small enough that
@@ -177,10 +267,10 @@ impl Backend for TorchBackend {
         tch::set_num_threads(self.threads as i32);
         let mut t = Tracker::new(RunResult::new(self.name(), tch::get_num_threads() as usize), on);
         tch::manual_seed(r.seed as i64);
-        let (train, test) = (TensorSplit::new(&data.train), TensorSplit::new(&data.test));
+        let (train, test) = (TensorSplit::new(&data.train, &model), TensorSplit::new(&data.test, &model));
 
         let vs = nn::VarStore::new(Device::Cpu);
-        let net = mlp(&vs.root(), &model);
+        let net = net(&vs.root(), &model, r.init);
         if let Some(shared) = job.shared {
             load_params(&vs, &shared.params, &model);
         }
@@ -224,7 +314,7 @@ impl Backend for TorchBackend {
             }
         }
         let mut run = t.finish();
-        run.final_params = read_params(&vs)?;
+        run.final_params = read_params(&vs, &model)?;
         if let (Some(path), Status::Ok) = (job.params.save, run.status) {
             // vs.save("w.ot"); a failure keeps the epochs and fails the run.
             if let Err(e) = save_var_store(&vs, path) {
@@ -240,13 +330,13 @@ impl Backend for TorchBackend {
     }
 
     fn evaluate(&mut self, job: &Job, params: &Path, train: bool) -> Result<Evaluation> {
-        let (r, data) = (job.recipe, job.data);
+        let (r, data, model) = (job.recipe, job.data, job.recipe.model());
         tch::set_num_threads(self.threads as i32);
         let vs = nn::VarStore::new(Device::Cpu);
-        let net = mlp(&vs.root(), &r.model());
+        let net = net(&vs.root(), &model, r.init);
         load_var_store(&vs, params)?;
-        let test_acc = accuracy(&net, &TensorSplit::new(&data.test), r);
-        let train_acc = train.then(|| accuracy(&net, &TensorSplit::new(&data.train), r));
+        let test_acc = accuracy(&net, &TensorSplit::new(&data.test, &model), r);
+        let train_acc = train.then(|| accuracy(&net, &TensorSplit::new(&data.train, &model), r));
         Ok(Evaluation { test_acc, train_acc })
     }
 }
@@ -270,14 +360,14 @@ impl Backend for BareTorch {
     }
 
     fn run(&mut self, job: &Job, on: &mut dyn FnMut(Event)) -> Result<RunResult> {
-        let (r, data) = (job.recipe, job.data);
+        let (r, data, model) = (job.recipe, job.data, job.recipe.model());
         tch::set_num_threads(self.threads as i32);
         let mut t = Tracker::new(RunResult::new(self.name(), tch::get_num_threads() as usize), on);
         tch::manual_seed(r.seed as i64);
-        let (train, test) = (TensorSplit::new(&data.train), TensorSplit::new(&data.test));
+        let (train, test) = (TensorSplit::new(&data.train, &model), TensorSplit::new(&data.test, &model));
         let xs = (train.images.to_kind(Kind::Float) / 255.0 - r.mean) / r.std;
         let vs = nn::VarStore::new(Device::Cpu);
-        let net = mlp(&vs.root(), &r.model());
+        let net = net(&vs.root(), &model, r.init);
         let mut opt = nn::Sgd::default().build(&vs, r.lr)?;
         let (n, bs) = (train.len(), r.batch_size as i64);
         let batches = r.batches_per_epoch(n as usize);

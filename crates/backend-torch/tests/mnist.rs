@@ -28,7 +28,7 @@ fn one_epoch_matches_pytorch() {
 #[test]
 fn pytorch_default_init_bounds() {
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let _net = mlcmp_backend_torch::mlp(&vs.root(), &Recipe::article().model());
+    let _net = mlcmp_backend_torch::mlp(&vs.root(), &Recipe::article().model(), false);
     let vars = vs.variables();
     let bound = |k: &str| vars[k].abs().max().double_value(&[]);
     assert!(bound("0.weight") <= 1.0 / 28.0 && bound("0.weight") > 0.9 / 28.0);

@@ -133,3 +133,40 @@ fn the_whole_mlp_step() {
         },
     );
 }
+
+#[test]
+fn convolution_and_pooling_as_lenet_uses_them() {
+    use mlcmp_gluon_engine::nn::Act;
+    let win = |k: usize, pad: usize| nd::Window { kernel: (k, k), stride: (1, 1), pad: (pad, pad) };
+    check(
+        "convolution 5x5 pad 2, sigmoid",
+        &[&[16, 1, 28, 28], &[6, 1, 5, 5], &[6]],
+        |x| nd::convolution(&x[0], &x[1], Some(&x[2]), win(5, 2), Some(Act::Sigmoid)),
+        |x| x[0].conv2d(&x[1], Some(&x[2]), [1, 1], [2, 2], [1, 1], 1).sigmoid(),
+    );
+    check(
+        "convolution 5x5 from 6 channels",
+        &[&[16, 6, 14, 14], &[16, 6, 5, 5], &[16]],
+        |x| nd::convolution(&x[0], &x[1], Some(&x[2]), win(5, 0), None),
+        |x| x[0].conv2d(&x[1], Some(&x[2]), [1, 1], [0, 0], [1, 1], 1),
+    );
+    check(
+        "convolution 3x3 stride 2",
+        &[&[4, 3, 9, 8], &[5, 3, 3, 3]],
+        |x| nd::convolution(&x[0], &x[1], None, nd::Window { kernel: (3, 3), stride: (2, 2), pad: (1, 1) }, None),
+        |x| x[0].conv2d::<Tensor>(&x[1], None, [2, 2], [1, 1], [1, 1], 1),
+    );
+    let pool = nd::Window { kernel: (2, 2), stride: (2, 2), pad: (0, 0) };
+    check(
+        "average pooling 2/2",
+        &[&[16, 6, 28, 28]],
+        |x| nd::pooling(&x[0], pool, nd::PoolKind::Avg),
+        |x| x[0].avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None::<i64>),
+    );
+    check(
+        "max pooling 2/2",
+        &[&[16, 6, 28, 28]],
+        |x| nd::pooling(&x[0], pool, nd::PoolKind::Max),
+        |x| x[0].max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false),
+    );
+}

@@ -1,6 +1,6 @@
 //! The recipe: what both backends train, as a JSON file (`configs/article.json` is the article's).
 
-use crate::model::Model;
+use crate::model::{Model, ModelKind};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -38,7 +38,11 @@ impl Threads {
 pub enum InitMode {
     /// Each framework's own default initialisation and shuffling (the article).
     Default,
-    /// Identical weights and batch order in both backends (parity checks).
+    /// Each framework's Xavier-uniform initialiser on the weights (Gluon's `init.Xavier()`,
+    /// PyTorch's `nn.init.xavier_uniform_`), biases as the framework starts them: d2l's LeNet.
+    Xavier,
+    /// Identical weights and batch order in every backend (parity checks), drawn as
+    /// [`Model::start`] says.
     Shared,
 }
 
@@ -47,9 +51,14 @@ pub enum InitMode {
 pub struct Recipe {
     #[serde(default = "default_name")]
     pub name: String,
+    /// The network: `"mlp"` (the article's, the default) or `"lenet"`.
+    #[serde(default, skip_serializing_if = "is_mlp")]
+    pub model: ModelKind,
     pub epochs: usize,
     pub batch_size: usize,
     pub lr: f64,
+    /// The MLP's hidden width; 0 (absent) for a model without one.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub hidden: usize,
     pub mean: f64,
     pub std: f64,
@@ -102,6 +111,14 @@ impl Default for Tolerances {
             speed_ratio: default_speed_tol(),
         }
     }
+}
+
+fn is_mlp(m: &ModelKind) -> bool {
+    *m == ModelKind::Mlp
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn default_name() -> String {
@@ -185,8 +202,16 @@ impl Recipe {
         if !(self.lr.is_finite() && self.lr > 0.0) {
             fail("lr", &self.lr, "use a finite learning rate > 0")?;
         }
-        if self.hidden == 0 || self.hidden > 1 << 16 {
-            fail("hidden", &self.hidden, "use 1..=65536 units")?;
+        match self.model {
+            ModelKind::Mlp if self.hidden == 0 => {
+                bail!("key 'hidden' is missing: the mlp model needs its hidden width, e.g. \"hidden\": 256")
+            }
+            ModelKind::Mlp if self.hidden > 1 << 16 => fail("hidden", &self.hidden, "use 1..=65536 units")?,
+            ModelKind::Lenet if self.hidden != 0 => bail!(
+                "key 'hidden' = {} does not apply to the lenet model (its layer sizes are d2l's); remove it",
+                self.hidden
+            ),
+            _ => {}
         }
         if !self.mean.is_finite() {
             fail("mean", &self.mean, "use a finite number")?;
@@ -232,7 +257,11 @@ impl Recipe {
 
     /// The network this recipe trains on MNIST.
     pub fn model(&self) -> Model {
-        Model { inputs: mlcmp_data::PIXELS, hidden: self.hidden, classes: mlcmp_data::CLASSES }
+        let classes = mlcmp_data::CLASSES;
+        match self.model {
+            ModelKind::Mlp => Model::Mlp { inputs: mlcmp_data::PIXELS, hidden: self.hidden, classes },
+            ModelKind::Lenet => Model::LeNet { side: mlcmp_data::SIDE, classes },
+        }
     }
 
     /// Batches per epoch (the last partial batch kept).

@@ -1,7 +1,7 @@
 //! `--init shared`: the same initial weights and batch order for every backend, drawn once from the
 //! recipe's seed.
 
-use crate::model::Model;
+use crate::model::{Model, Start};
 use crate::recipe::Recipe;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::SplitMix64;
@@ -19,17 +19,22 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Weights ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's default), then one shuffle per epoch.
+    /// Parameters as [`Model::start`] says (the MLP's as PyTorch's default, LeNet's as d2l's
+    /// Xavier), then one shuffle per epoch.
     pub fn draw(recipe: &Recipe, model: &Model, train_len: usize) -> Shared {
         let mut rng = SplitMix64::seed_from_u64(recipe.seed);
         let params = model
             .param_shapes()
             .iter()
-            .zip(model.fan_ins())
-            .map(|(shape, fan_in)| {
-                let bound = 1.0 / (fan_in as f64).sqrt();
+            .zip(model.start())
+            .map(|(shape, start)| {
                 let n = shape.iter().product();
-                (0..n).map(|_| ((2.0 * rng.random::<f64>() - 1.0) * bound) as f32).collect()
+                match start {
+                    Start::Uniform(bound) => {
+                        (0..n).map(|_| ((2.0 * rng.random::<f64>() - 1.0) * bound) as f32).collect()
+                    }
+                    Start::Zero => vec![0.0; n],
+                }
             })
             .collect();
         let epochs = (0..recipe.epochs)

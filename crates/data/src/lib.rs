@@ -34,7 +34,10 @@ pub const FILES: [(&str, u64, &str); 4] = [
 pub const CLASSES: usize = 10;
 
 /// Pixels of one MNIST image (28 x 28): the model's input size.
-pub const PIXELS: usize = 28 * 28;
+pub const PIXELS: usize = SIDE * SIDE;
+
+/// Rows and columns of an MNIST image.
+pub const SIDE: usize = 28;
 
 /// A data error: the file it concerns and a sentence saying what is wrong.
 #[derive(Debug, Clone, PartialEq)]

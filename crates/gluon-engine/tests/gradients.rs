@@ -162,3 +162,35 @@ fn fully_connected_with_each_activation() {
         });
     }
 }
+
+#[test]
+fn convolution_with_padding_strides_and_activations() {
+    use mlcmp_gluon_engine::nn::Act;
+    let cases = [((3, 3), (1, 1), (1, 1)), ((2, 3), (2, 1), (0, 2)), ((5, 5), (1, 1), (2, 2))];
+    for (kernel, stride, pad) in cases {
+        let win = nd::Window { kernel, stride, pad };
+        for act in [None, Some(Act::Sigmoid), Some(Act::Tanh)] {
+            let xs = arrays(&[&[2, 2, 5, 6], &[3, 2, kernel.0, kernel.1], &[3]], -1.0, 1.0);
+            check(&format!("convolution {win:?} {act:?}"), &xs, |x| {
+                nd::convolution(&x[0], &x[1], Some(&x[2]), win, act)
+            });
+        }
+        let ys = arrays(&[&[1, 3, 6, 5], &[2, 3, kernel.0, kernel.1]], -1.0, 1.0);
+        check(&format!("convolution no bias {win:?}"), &ys, |x| nd::convolution(&x[0], &x[1], None, win, None));
+    }
+}
+
+#[test]
+fn pooling_average_and_max() {
+    use nd::PoolKind;
+    for (kernel, stride, pad) in [((2, 2), (2, 2), (0, 0)), ((3, 2), (1, 2), (1, 1)), ((3, 3), (2, 2), (1, 0))] {
+        let win = nd::Window { kernel, stride, pad };
+        // Distinct values a finite-difference step apart, so each window has one maximum.
+        let mut v: Vec<f32> = (0..2 * 3 * 7 * 6).map(|i| ((i * 37) % 252) as f32 * 0.05 - 6.0).collect();
+        v.reverse();
+        let x = NDArray::from_vec(v, (2, 3, 7, 6)).unwrap();
+        for kind in [PoolKind::Avg, PoolKind::Max] {
+            check(&format!("pooling {kind:?} {win:?}"), std::slice::from_ref(&x), |x| nd::pooling(&x[0], win, kind));
+        }
+    }
+}

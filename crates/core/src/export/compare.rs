@@ -2,6 +2,7 @@
 
 use super::table::{num as fmt, pct, right, table, Style};
 use crate::article;
+use crate::model::ModelKind;
 use crate::parity::Parity;
 use crate::results::Results;
 use crate::run::{EpochResult, RunResult, Status};
@@ -293,14 +294,16 @@ pub fn render(res: &Results, style: Style) -> String {
         _ => format!(" (seed {})", res.recipe.seed),
     };
     let mut out = format!(
-        "{}{}\n\n{}{}\n\n{}{}\n",
+        "{}{}\n\n{}{}\n",
         title(&format!("Per epoch{of_seed}")),
         epoch_table(res, style),
         title(&format!("Per backend{of_seed}")),
         summary_table(res, style),
-        title("Beside the article"),
-        article_table(res, style)
     );
+    // The article's published numbers are the MLP's; another model has nothing to sit beside.
+    if res.recipe.model == ModelKind::Mlp {
+        out.push_str(&format!("\n{}{}\n", title("Beside the article"), article_table(res, style)));
+    }
     out.push_str(&format!(
         "\n{}{}\n",
         title("Where the time goes (mean seconds per epoch and share)"),

@@ -150,8 +150,10 @@ fn draw(res: &Results, out: &mut String) -> Result<()> {
         let lines: Vec<(String, Points)> = names.iter().map(|b| (b.clone(), series(res, b, p.get))).collect();
         let bands: Vec<Vec<(f64, f64, f64)>> =
             if seeds { names.iter().map(|b| band(res, b, p.get)).collect() } else { vec![] };
+        // The article's curves are the MLP's.
         let published: Vec<(&str, Points)> = p
             .published
+            .filter(|_| res.recipe.model == crate::model::ModelKind::Mlp)
             .map(|(pt, mx)| {
                 let pts = |v: &[f64]| v.iter().enumerate().map(|(i, &y)| (i as f64, y)).collect::<Points>();
                 vec![("article PyTorch (2018)", pts(pt)), ("article MXNet (2018)", pts(mx))]

@@ -66,7 +66,19 @@ pub(crate) fn gemm_into(dst: &mut [f32], a: Mat, b: Mat, accumulate: bool) -> Re
         bail!("matmul: a {m}x{n} product into {} values", dst.len());
     }
     // SAFETY: `dst` holds the m x n values the product writes.
-    unsafe { gemm_ptr(dst.as_mut_ptr(), a, b, accumulate) };
+    unsafe { gemm_ptr(dst.as_mut_ptr(), a, b, accumulate, true) };
+    Ok(())
+}
+
+/// [`gemm_into`] on this thread only: for kernels that already split their work across the
+/// engine's threads (a convolution's samples) and run one product per sample.
+pub(crate) fn gemm_into_here(dst: &mut [f32], a: Mat, b: Mat, accumulate: bool) -> Result<()> {
+    let (m, n) = check(a, b)?;
+    if dst.len() != m * n {
+        bail!("matmul: a {m}x{n} product into {} values", dst.len());
+    }
+    // SAFETY: `dst` holds the m x n values the product writes.
+    unsafe { gemm_ptr(dst.as_mut_ptr(), a, b, accumulate, false) };
     Ok(())
 }
 
@@ -76,7 +88,7 @@ pub(crate) fn gemm_new(a: Mat, b: Mat) -> Result<Vec<f32>> {
     let mut v = Vec::with_capacity(m * n);
     // SAFETY: with `accumulate` false the product writes all m x n values before they are read.
     unsafe {
-        gemm_ptr(v.as_mut_ptr(), a, b, false);
+        gemm_ptr(v.as_mut_ptr(), a, b, false, true);
         v.set_len(m * n);
     }
     Ok(v)
@@ -95,12 +107,13 @@ struct SendPtr(*mut f32);
 unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 
-/// The product into `dst` (m x n, row-major), its rows split across threads. (Splitting the
-/// columns instead measured slower for dW = dz^T.x and no better for x.W^T.)
+/// The product into `dst` (m x n, row-major), its rows split across threads when `split` and the
+/// product is large enough. (Splitting the columns instead measured slower for dW = dz^T.x and no
+/// better for x.W^T.)
 ///
 /// # Safety
 /// `dst` must point to m x n writable f32 values.
-unsafe fn gemm_ptr(dst: *mut f32, a: Mat, b: Mat, accumulate: bool) {
+unsafe fn gemm_ptr(dst: *mut f32, a: Mat, b: Mat, accumulate: bool, split: bool) {
     let ((m, k), (_, n)) = (a.shape(), b.shape());
     if m * n == 0 {
         return;
@@ -146,7 +159,7 @@ unsafe fn gemm_ptr(dst: *mut f32, a: Mat, b: Mat, accumulate: bool) {
             }
         }
     };
-    let threads = if m * n * k < SPLIT_MIN_MACS { 1 } else { num_threads().min(m) };
+    let threads = if !split || m * n * k < SPLIT_MIN_MACS { 1 } else { num_threads().min(m) };
     let rows = m.div_ceil(threads);
     for_each_part(m.div_ceil(rows), |c| block(c * rows, ((c + 1) * rows).min(m)));
 }

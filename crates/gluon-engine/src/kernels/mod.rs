@@ -6,6 +6,7 @@
 //! one core; and every candle op allocates its result, so a chain of three ops makes three passes
 //! and three buffers where one would do.
 
+pub(crate) mod conv;
 pub(crate) mod dense;
 pub(crate) mod elementwise;
 pub(crate) mod gemm;

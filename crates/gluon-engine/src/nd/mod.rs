@@ -17,8 +17,11 @@ mod ops;
 pub mod random;
 mod tape;
 
+pub use crate::kernels::conv::{PoolKind, Window};
 pub use crate::kernels::dense::Act;
 pub use array::{arange, array, cpu, full, ones, zeros, Context, NDArray};
 pub use file::{from_bytes, load, save, to_bytes, Arrays};
 pub use op::{CustomOp, Op};
-pub use ops::{activation, dims_of, dot, fully_connected, record_custom, softmax_cross_entropy, stack};
+pub use ops::{
+    activation, convolution, dims_of, dot, fully_connected, pooling, record_custom, softmax_cross_entropy, stack,
+};

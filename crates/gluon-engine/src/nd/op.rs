@@ -2,6 +2,7 @@
 //! the inputs' gradients out. Forwards live in `ops`; each op's backward is found here by name.
 
 use crate::error::Result;
+use crate::kernels::conv::{Conv, Pool, PoolKind, Window};
 use crate::kernels::dense::{Act, Dense};
 use crate::kernels::elementwise::zip_map;
 use crate::kernels::gemm::matmul;
@@ -83,6 +84,18 @@ pub enum Op {
     FullyConnected {
         act: Option<Act>,
         bias: bool,
+    },
+    /// `act(conv(x, W) + b)` over NCHW: inputs x, weight and (when `bias`) the bias; the output is
+    /// the activation's.
+    Convolution {
+        win: Window,
+        act: Option<Act>,
+        bias: bool,
+    },
+    /// Max or average over sliding windows of the last two axes.
+    Pooling {
+        win: Window,
+        kind: PoolKind,
     },
     /// An operator defined outside this module (hybridize's planned executor).
     Custom(Arc<dyn CustomOp>),
@@ -255,6 +268,30 @@ impl Op {
                     grads.push(d.db.map(|v| tensor(v, &[layer.units])).transpose()?);
                 }
                 Ok(grads)
+            }
+            Op::Convolution { win, act, bias } => {
+                let (xv, w) = (xt(0), xt(1));
+                let (n, c, h, wd) = xv.dims4()?;
+                let o = w.dims()[0];
+                let conv = Conv { n, c, h, w: wd, o, win: *win, act: *act };
+                let mut dz = with_f32(g, |v| v.to_vec())?;
+                let want = (need(0), need(1), *bias && need(2));
+                let d = with_f32(out, |y| {
+                    with_f32(&xv, |xs| with_f32(&w, |wv| conv.backward(&mut dz, y, xs, wv, want)))
+                })????;
+                let mut grads =
+                    vec![d.dx.map(|v| tensor(v, xv.dims())).transpose()?, d.dw.map(|v| tensor(v, w.dims())).transpose()?];
+                if *bias {
+                    grads.push(d.db.map(|v| tensor(v, &[o])).transpose()?);
+                }
+                Ok(grads)
+            }
+            Op::Pooling { win, kind } => {
+                let xv = xt(0);
+                let (n, c, h, w) = xv.dims4()?;
+                let pool = Pool { planes: n * c, h, w, win: *win, kind: *kind };
+                let dx = with_f32(g, |gv| with_f32(&xv, |xs| pool.backward(gv, xs)))???;
+                one(tensor(dx, xv.dims()))
             }
             Op::Custom(op) => op.backward(x, out, g, needs),
             Op::SoftmaxCrossEntropy { prob, label } => {

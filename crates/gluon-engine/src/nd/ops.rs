@@ -6,6 +6,7 @@ use super::array::{fmt_shape, NDArray, DEV};
 use super::op::{reduced_shape, sum_keepdim, CustomOp, Op};
 use super::tape::record;
 use crate::error::{bail, Result};
+use crate::kernels::conv::{Conv, Pool, PoolKind, Window};
 use crate::kernels::dense::{Act, Dense};
 use crate::kernels::gemm::matmul;
 use crate::kernels::storage::{tensor, with_f32};
@@ -313,6 +314,71 @@ pub fn fully_connected(
         Some(b) => record(op, &[x, weight, b], out),
         None => record(op, &[x, weight], out),
     })
+}
+
+/// The (n, c, h, w) of a 4-d array, or an error naming the op and the shape it got.
+fn nchw(x: &NDArray, op: &str) -> Result<(usize, usize, usize, usize)> {
+    match x.shape()[..] {
+        [n, c, h, w] => Ok((n, c, h, w)),
+        ref s => bail!("{op} needs a 4-d (batch, channels, height, width) input, got shape {}", fmt_shape(s)),
+    }
+}
+
+/// `nd.Convolution(x, weight, bias, kernel, stride, pad)` with an optional activation fused in:
+/// `act(conv(x, W) + b)` for x (batch, channels, h, w), weight (filters, channels, kh, kw) and
+/// bias (filters), NCHW like MXNet. Each sample is one product of the filters with the sample
+/// lowered to columns, on top of the bias; the activation runs in place.
+pub fn convolution(
+    x: &NDArray,
+    weight: &NDArray,
+    bias: Option<&NDArray>,
+    win: Window,
+    act: Option<Act>,
+) -> Result<NDArray> {
+    let (n, c, h, w) = nchw(x, "Convolution")?;
+    let ws = weight.shape();
+    if ws.len() != 4 || ws[1] != c || (ws[2], ws[3]) != win.kernel {
+        bail!(
+            "Convolution: weight shape {} does not fit {c} input channels and kernel {}x{}; use (filters, {c}, {}, {})",
+            fmt_shape(&ws),
+            win.kernel.0,
+            win.kernel.1,
+            win.kernel.0,
+            win.kernel.1
+        );
+    }
+    let o = ws[0];
+    if let Some(b) = bias.filter(|b| b.shape() != [o]) {
+        bail!("Convolution: bias shape {} for {o} filters", fmt_shape(&b.shape()));
+    }
+    let conv = Conv { n, c, h, w, o, win, act };
+    let (ho, wo) = conv.out_hw().map_err(|e| crate::error::Error(format!("Convolution: {e}")))?;
+    let (xv, wt, bias_t) = (x.tensor(), weight.tensor(), bias.map(NDArray::tensor));
+    let mut out = Vec::new();
+    with_f32(&xv, |xs| {
+        with_f32(&wt, |wv| match &bias_t {
+            Some(b) => with_f32(b, |bv| conv.forward(&mut out, xs, wv, Some(bv)))?,
+            None => conv.forward(&mut out, xs, wv, None),
+        })
+    })???;
+    let out = tensor(out, &[n, o, ho, wo])?;
+    let op = Op::Convolution { win, act, bias: bias.is_some() };
+    Ok(match bias {
+        Some(b) => record(op, &[x, weight, b], out),
+        None => record(op, &[x, weight], out),
+    })
+}
+
+/// `nd.Pooling(x, kernel, pool_type, stride, pad)` over the last two axes of an NCHW array.
+/// Average pooling divides by the whole window, padding included, as MXNet and PyTorch do by
+/// default; max pooling's gradient goes to the first maximum of each window.
+pub fn pooling(x: &NDArray, win: Window, kind: PoolKind) -> Result<NDArray> {
+    let (n, c, h, w) = nchw(x, "Pooling")?;
+    let pool = Pool { planes: n * c, h, w, win, kind };
+    let (ho, wo) = pool.out_hw().map_err(|e| crate::error::Error(format!("Pooling: {e}")))?;
+    let mut out = Vec::new();
+    with_f32(&x.tensor(), |xs| pool.forward(&mut out, xs))??;
+    Ok(record(Op::Pooling { win, kind }, &[x], tensor(out, &[n, c, ho, wo])?))
 }
 
 /// `nd.Activation(x, act_type)`.

@@ -11,7 +11,7 @@ use crate::autograd::is_recording;
 use crate::error::{bail, Result};
 use crate::kernels::dense::Dense;
 use crate::kernels::storage::{tensor, with_f32};
-use crate::nd::{record_custom, Act, CustomOp, NDArray};
+use crate::nd::{record_custom, Act, CustomOp, NDArray, PoolKind, Window};
 use candle_core::Tensor;
 use std::sync::{Arc, Mutex};
 
@@ -19,6 +19,9 @@ use std::sync::{Arc, Mutex};
 pub enum LayerSpec {
     Dense { weight: Parameter, bias: Option<Parameter>, units: usize, act: Option<Act> },
     Act(Act),
+    Conv { weight: Parameter, bias: Option<Parameter>, channels: usize, win: Window, act: Option<Act> },
+    Pool { win: Window, kind: PoolKind },
+    Flatten,
 }
 
 /// One fused step: `act(x W^T + b)`.
@@ -63,6 +66,9 @@ impl Plan {
                     Some(l) if l.act.is_none() => l.act = Some(a),
                     _ => return None,
                 },
+                // Dense layers take (batch, features) already.
+                LayerSpec::Flatten => {}
+                LayerSpec::Conv { .. } | LayerSpec::Pool { .. } => return None,
             }
         }
         (!layers.is_empty()).then(|| Plan { layers, state: Mutex::new(State::default()) })

@@ -37,9 +37,11 @@
 //! # std::fs::remove_file(&path).unwrap();
 //! ```
 
+mod conv;
 pub(crate) mod hybrid;
 mod parameter;
 
+pub use conv::{AvgPool2D, Conv2D, Flatten, MaxPool2D, Pool2D, Size2};
 pub use hybrid::LayerSpec;
 pub use parameter::{LoadOptions, Parameter, ParameterDict};
 

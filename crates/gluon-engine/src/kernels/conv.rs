@@ -1,0 +1,520 @@
+//! 2-d convolution and pooling over NCHW batches on f32 slices: the one home of their arithmetic,
+//! used by `nd::convolution` / `nd::pooling` (imperative) and by hybridize's plan.
+//!
+//! A convolution is one product per sample: the sample lowered to columns (im2col: a row per input
+//! channel and kernel offset, a column per output position), then filters (out x in*kh*kw) times
+//! columns, accumulated on top of the bias rows, with the activation applied in place. The backward
+//! is the same product transposed both ways: dW += dz . cols^T, and dcols = W^T . dz summed back
+//! onto the input (col2im). Samples are split across the engine's threads, each with its own column
+//! buffer, so every product runs on one core and no thread waits on another inside a batch.
+
+use super::dense::{activate, activate_backward, Act};
+use super::gemm::{gemm_into_here, mat};
+use super::threads::{for_each_part, num_threads};
+use crate::error::{bail, Result};
+use std::sync::Mutex;
+
+/// Work below this many multiply-adds stays on one thread.
+const SPLIT_MIN_MACS: usize = 1 << 18;
+
+/// A sliding window over the last two axes: kernel, stride and zero padding, each (rows, cols).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub kernel: (usize, usize),
+    pub stride: (usize, usize),
+    pub pad: (usize, usize),
+}
+
+impl Window {
+    /// The output's (rows, cols) for an `h x w` input (floor, MXNet's 'valid' convention), or
+    /// why there is none.
+    pub fn out(&self, h: usize, w: usize) -> Result<(usize, usize)> {
+        let ((kh, kw), (sh, sw), (ph, pw)) = (self.kernel, self.stride, self.pad);
+        if kh == 0 || kw == 0 || sh == 0 || sw == 0 {
+            bail!("kernel {:?} and stride {:?} must be at least 1", self.kernel, self.stride);
+        }
+        if kh > h + 2 * ph || kw > w + 2 * pw {
+            bail!(
+                "kernel {kh}x{kw} is larger than the {h}x{w} input with padding {ph}x{pw}; use a smaller kernel or more padding"
+            );
+        }
+        Ok(((h + 2 * ph - kh) / sh + 1, (w + 2 * pw - kw) / sw + 1))
+    }
+
+    /// For kernel offset `k` along an axis of length `len`: the output positions `lo..hi` whose
+    /// input position `o * stride + k - pad` is inside the input.
+    fn valid(k: usize, stride: usize, pad: usize, len: usize, outs: usize) -> (usize, usize) {
+        let lo = if k >= pad { 0 } else { (pad - k).div_ceil(stride) };
+        let hi = if len + pad > k { (len + pad - k).div_ceil(stride).min(outs) } else { 0 };
+        (lo.min(hi), hi)
+    }
+}
+
+/// One convolution applied to a batch: `n` samples of `c` channels `h x w`, `o` filters.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Conv {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub o: usize,
+    pub win: Window,
+    pub act: Option<Act>,
+}
+
+/// What the backward is asked for, and what it gives.
+#[derive(Default)]
+pub(crate) struct ConvGrads {
+    pub dx: Option<Vec<f32>>,
+    pub dw: Option<Vec<f32>>,
+    pub db: Option<Vec<f32>>,
+}
+
+/// Disjoint per-part mutable slices of `v`, `part` values each.
+fn parts_of(v: &mut [f32], part: usize) -> Vec<Mutex<&mut [f32]>> {
+    v.chunks_mut(part.max(1)).map(Mutex::new).collect()
+}
+
+impl Conv {
+    /// Output rows and cols.
+    pub fn out_hw(&self) -> Result<(usize, usize)> {
+        self.win.out(self.h, self.w)
+    }
+
+    /// Rows of the lowered input: in-channels times kernel positions.
+    fn taps(&self) -> usize {
+        self.c * self.win.kernel.0 * self.win.kernel.1
+    }
+
+    /// How many parts to split the samples into, and samples per part.
+    fn split(&self, positions: usize) -> (usize, usize) {
+        let macs = self.n * self.o * positions * self.taps();
+        let parts = if macs < SPLIT_MIN_MACS { 1 } else { num_threads().min(self.n).max(1) };
+        let per = self.n.div_ceil(parts).max(1);
+        (self.n.div_ceil(per), per)
+    }
+
+    /// One sample `x` (c, h, w) as columns `col` (taps, ho * wo).
+    fn im2col(&self, x: &[f32], col: &mut [f32], (ho, wo): (usize, usize)) {
+        let Window { kernel: (kh, kw), stride: (sh, sw), pad: (ph, pw) } = self.win;
+        let (h, w) = (self.h, self.w);
+        let mut rows = col.chunks_mut(ho * wo);
+        for ci in 0..self.c {
+            let plane = &x[ci * h * w..(ci + 1) * h * w];
+            for ki in 0..kh {
+                let (i0, i1) = Window::valid(ki, sh, ph, h, ho);
+                for kj in 0..kw {
+                    let (j0, j1) = Window::valid(kj, sw, pw, w, wo);
+                    let row = rows.next().expect("taps rows");
+                    for (oi, out) in row.chunks_mut(wo).enumerate() {
+                        if oi < i0 || oi >= i1 {
+                            out.fill(0.0);
+                            continue;
+                        }
+                        let src = &plane[(oi * sh + ki - ph) * w..][..w];
+                        out[..j0].fill(0.0);
+                        out[j1..].fill(0.0);
+                        if sw == 1 {
+                            let s = j0 + kj - pw;
+                            out[j0..j1].copy_from_slice(&src[s..s + (j1 - j0)]);
+                        } else {
+                            for (oj, o) in out.iter_mut().enumerate().take(j1).skip(j0) {
+                                *o = src[oj * sw + kj - pw];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Columns `col` (taps, ho * wo) summed back onto one sample's gradient `dx` (c, h, w).
+    fn col2im(&self, col: &[f32], dx: &mut [f32], (ho, wo): (usize, usize)) {
+        let Window { kernel: (kh, kw), stride: (sh, sw), pad: (ph, pw) } = self.win;
+        let (h, w) = (self.h, self.w);
+        let mut rows = col.chunks(ho * wo);
+        for ci in 0..self.c {
+            let plane = &mut dx[ci * h * w..(ci + 1) * h * w];
+            for ki in 0..kh {
+                let (i0, i1) = Window::valid(ki, sh, ph, h, ho);
+                for kj in 0..kw {
+                    let (j0, j1) = Window::valid(kj, sw, pw, w, wo);
+                    let row = rows.next().expect("taps rows");
+                    for oi in i0..i1 {
+                        let dst = &mut plane[(oi * sh + ki - ph) * w..][..w];
+                        let src = &row[oi * wo..(oi + 1) * wo];
+                        if sw == 1 {
+                            let s = j0 + kj - pw;
+                            dst[s..s + (j1 - j0)].iter_mut().zip(&src[j0..j1]).for_each(|(d, &g)| *d += g);
+                        } else {
+                            for oj in j0..j1 {
+                                dst[oj * sw + kj - pw] += src[oj];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `out = act(conv(x, w) + b)` for x (n, c, h, w), w (o, c, kh, kw), b (o), into `out`
+    /// (n, o, ho, wo; its buffer reused).
+    pub(crate) fn forward(&self, out: &mut Vec<f32>, x: &[f32], w: &[f32], b: Option<&[f32]>) -> Result<()> {
+        let (ho, wo) = self.out_hw()?;
+        let (positions, taps, o) = (ho * wo, self.taps(), self.o);
+        self.check(x.len(), w.len(), b.map(<[f32]>::len))?;
+        out.clear();
+        out.resize(self.n * o * positions, 0.0);
+        let (parts, per) = self.split(positions);
+        let outs = parts_of(out, per * o * positions);
+        let in_len = self.c * self.h * self.w;
+        let failed = Mutex::new(None);
+        for_each_part(parts, |p| {
+            let mut dst = outs[p].lock().unwrap_or_else(|e| e.into_inner());
+            let mut col = vec![0f32; taps * positions];
+            for (s, y) in dst.chunks_mut(o * positions).enumerate() {
+                let sample = p * per + s;
+                self.im2col(&x[sample * in_len..(sample + 1) * in_len], &mut col, (ho, wo));
+                if let Some(b) = b {
+                    y.chunks_mut(positions).zip(b).for_each(|(row, &bv)| row.fill(bv));
+                }
+                if let Err(e) = gemm_into_here(y, mat(w, taps, false), mat(&col, positions, false), true) {
+                    *failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                    return;
+                }
+                if let Some(a) = self.act {
+                    activate(a, y);
+                }
+            }
+        });
+        match failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn check(&self, x: usize, w: usize, b: Option<usize>) -> Result<()> {
+        if x != self.n * self.c * self.h * self.w || w != self.o * self.taps() || b.is_some_and(|b| b != self.o) {
+            bail!("internal: convolution buffers do not match {self:?}");
+        }
+        Ok(())
+    }
+
+    /// From the output gradient `dz` (overwritten with the pre-activation gradient) and the
+    /// forward's output `y`: the gradients asked for by `(dx, dw, db)`.
+    pub(crate) fn backward(
+        &self,
+        dz: &mut [f32],
+        y: &[f32],
+        x: &[f32],
+        w: &[f32],
+        need: (bool, bool, bool),
+    ) -> Result<ConvGrads> {
+        let (ho, wo) = self.out_hw()?;
+        let (positions, taps, o) = (ho * wo, self.taps(), self.o);
+        self.check(x.len(), w.len(), None)?;
+        if dz.len() != self.n * o * positions || y.len() != dz.len() {
+            bail!("internal: convolution gradient of {} values for {self:?}", dz.len());
+        }
+        let in_len = self.c * self.h * self.w;
+        let mut dx = if need.0 { vec![0f32; self.n * in_len] } else { vec![] };
+        let (parts, per) = self.split(positions);
+        let dzs = parts_of(dz, per * o * positions);
+        let dxs = parts_of(&mut dx, per * in_len);
+        // Each part sums its own dW and db; the parts are added in order afterwards.
+        let sums: Vec<Mutex<(Vec<f32>, Vec<f32>)>> = (0..parts)
+            .map(|_| {
+                let dw = if need.1 { vec![0f32; o * taps] } else { vec![] };
+                Mutex::new((dw, vec![0f32; if need.2 { o } else { 0 }]))
+            })
+            .collect();
+        let failed = Mutex::new(None);
+        for_each_part(parts, |p| {
+            let mut dz = dzs[p].lock().unwrap_or_else(|e| e.into_inner());
+            let mut dx = dxs.get(p).map(|m| m.lock().unwrap_or_else(|e| e.into_inner()));
+            let mut sum = sums[p].lock().unwrap_or_else(|e| e.into_inner());
+            let (dw, db) = &mut *sum;
+            let mut col = vec![0f32; taps * positions];
+            for (s, g) in dz.chunks_mut(o * positions).enumerate() {
+                let sample = p * per + s;
+                let at = sample * o * positions;
+                if let Some(a) = self.act {
+                    activate_backward(a, g, &y[at..at + o * positions]);
+                }
+                if need.2 {
+                    db.iter_mut().zip(g.chunks(positions)).for_each(|(d, row)| *d += row.iter().sum::<f32>());
+                }
+                let done = (|| {
+                    if need.1 {
+                        self.im2col(&x[sample * in_len..(sample + 1) * in_len], &mut col, (ho, wo));
+                        gemm_into_here(dw, mat(g, positions, false), mat(&col, positions, true), true)?;
+                    }
+                    if let Some(dx) = dx.as_deref_mut() {
+                        gemm_into_here(&mut col, mat(w, taps, true), mat(g, positions, false), false)?;
+                        self.col2im(&col, &mut dx[s * in_len..(s + 1) * in_len], (ho, wo));
+                    }
+                    Ok(())
+                })();
+                if let Err(e) = done {
+                    *failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                    return;
+                }
+            }
+        });
+        if let Some(e) = failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            return Err(e);
+        }
+        drop(dxs);
+        let mut sums = sums.into_iter().map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()));
+        let (mut dw, mut db) = sums.next().expect("one part");
+        for (pw, pb) in sums {
+            dw.iter_mut().zip(pw).for_each(|(a, b)| *a += b);
+            db.iter_mut().zip(pb).for_each(|(a, b)| *a += b);
+        }
+        Ok(ConvGrads { dx: need.0.then_some(dx), dw: need.1.then_some(dw), db: need.2.then_some(db) })
+    }
+}
+
+/// How a pooling window reduces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolKind {
+    Max,
+    /// The mean over the whole window, padding included (MXNet's and PyTorch's default).
+    Avg,
+}
+
+/// One pooling applied to a batch: `planes` (samples x channels) of `h x w`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pool {
+    pub planes: usize,
+    pub h: usize,
+    pub w: usize,
+    pub win: Window,
+    pub kind: PoolKind,
+}
+
+impl Pool {
+    pub fn out_hw(&self) -> Result<(usize, usize)> {
+        self.win.out(self.h, self.w)
+    }
+
+    fn parts(&self, values: usize) -> (usize, usize) {
+        let parts = if values < SPLIT_MIN_MACS { 1 } else { num_threads().min(self.planes).max(1) };
+        let per = self.planes.div_ceil(parts).max(1);
+        (self.planes.div_ceil(per), per)
+    }
+
+    /// Whether the windows tile the input: stride equal to the kernel, no padding (LeNet's 2x2 /
+    /// 2 pooling). Then each output row reads its own `kh` input rows, and the loops below run
+    /// without per-window bounds.
+    fn tiles(&self) -> bool {
+        self.win.stride == self.win.kernel && self.win.pad == (0, 0)
+    }
+
+    /// A tiled plane's forward: each output row from its `kh` input rows.
+    fn forward_tiles(&self, plane: &[f32], y: &mut [f32], (ho, wo): (usize, usize)) {
+        let (kh, kw) = self.win.kernel;
+        let area = (kh * kw) as f32;
+        for (oi, out) in y.chunks_mut(wo).enumerate().take(ho) {
+            let rows = &plane[oi * kh * self.w..(oi * kh + kh) * self.w];
+            match self.kind {
+                PoolKind::Avg => {
+                    out.fill(0.0);
+                    for row in rows.chunks(self.w) {
+                        for (o, win) in out.iter_mut().zip(row.chunks(kw)) {
+                            *o += win.iter().sum::<f32>();
+                        }
+                    }
+                    out.iter_mut().for_each(|o| *o /= area);
+                }
+                PoolKind::Max => {
+                    for (oj, o) in out.iter_mut().enumerate() {
+                        *o = plane[self.argmax(plane, oi, oj)];
+                    }
+                }
+            }
+        }
+    }
+
+    /// A tiled plane's backward into `d` (zeroed).
+    fn backward_tiles(&self, x: &[f32], g: &[f32], d: &mut [f32], (ho, wo): (usize, usize)) {
+        let (kh, kw) = self.win.kernel;
+        let area = (kh * kw) as f32;
+        for (oi, gr) in g.chunks(wo).enumerate().take(ho) {
+            match self.kind {
+                PoolKind::Avg => {
+                    let rows = &mut d[oi * kh * self.w..(oi * kh + kh) * self.w];
+                    for row in rows.chunks_mut(self.w) {
+                        for (win, &gv) in row.chunks_mut(kw).zip(gr) {
+                            win.fill(gv / area);
+                        }
+                    }
+                }
+                PoolKind::Max => {
+                    for (oj, &gv) in gr.iter().enumerate() {
+                        d[self.argmax(x, oi, oj)] += gv;
+                    }
+                }
+            }
+        }
+    }
+
+    /// For output (oi, oj): the window's input rows and cols inside the input.
+    fn span(&self, oi: usize, oj: usize) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        let Window { kernel: (kh, kw), stride: (sh, sw), pad: (ph, pw) } = self.win;
+        let (i0, j0) = (oi * sh, oj * sw);
+        (i0.max(ph) - ph..(i0 + kh).min(self.h + ph) - ph, j0.max(pw) - pw..(j0 + kw).min(self.w + pw) - pw)
+    }
+
+    /// Where a window's maximum is (the first one on ties, as PyTorch and MXNet pick).
+    fn argmax(&self, plane: &[f32], oi: usize, oj: usize) -> usize {
+        let (rows, cols) = self.span(oi, oj);
+        let mut best = (f32::NEG_INFINITY, rows.start * self.w + cols.start);
+        for i in rows {
+            for j in cols.clone() {
+                let v = plane[i * self.w + j];
+                if v > best.0 || v.is_nan() {
+                    best = (v, i * self.w + j);
+                    if v.is_nan() {
+                        return best.1;
+                    }
+                }
+            }
+        }
+        best.1
+    }
+
+    /// `out` (planes, ho, wo) from `x` (planes, h, w); its buffer reused.
+    pub(crate) fn forward(&self, out: &mut Vec<f32>, x: &[f32]) -> Result<()> {
+        let (ho, wo) = self.out_hw()?;
+        if x.len() != self.planes * self.h * self.w {
+            bail!("internal: pooling input of {} values for {self:?}", x.len());
+        }
+        out.clear();
+        out.resize(self.planes * ho * wo, 0.0);
+        let (parts, per) = self.parts(x.len());
+        let outs = parts_of(out, per * ho * wo);
+        let area = (self.win.kernel.0 * self.win.kernel.1) as f32;
+        let tiles = self.tiles();
+        for_each_part(parts, |p| {
+            let mut dst = outs[p].lock().unwrap_or_else(|e| e.into_inner());
+            for (q, y) in dst.chunks_mut(ho * wo).enumerate() {
+                let plane = &x[(p * per + q) * self.h * self.w..][..self.h * self.w];
+                if tiles {
+                    self.forward_tiles(plane, y, (ho, wo));
+                    continue;
+                }
+                for oi in 0..ho {
+                    for oj in 0..wo {
+                        y[oi * wo + oj] = match self.kind {
+                            PoolKind::Max => plane[self.argmax(plane, oi, oj)],
+                            PoolKind::Avg => {
+                                let (rows, cols) = self.span(oi, oj);
+                                let s: f32 = rows.map(|i| plane[i * self.w..][cols.clone()].iter().sum::<f32>()).sum();
+                                s / area
+                            }
+                        };
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// The input's gradient from the output gradient `dz` (and the input `x`, for max pooling).
+    pub(crate) fn backward(&self, dz: &[f32], x: &[f32]) -> Result<Vec<f32>> {
+        let (ho, wo) = self.out_hw()?;
+        if dz.len() != self.planes * ho * wo || x.len() != self.planes * self.h * self.w {
+            bail!("internal: pooling gradient of {} values for {self:?}", dz.len());
+        }
+        let mut dx = vec![0f32; x.len()];
+        let (parts, per) = self.parts(x.len());
+        let dxs = parts_of(&mut dx, per * self.h * self.w);
+        let area = (self.win.kernel.0 * self.win.kernel.1) as f32;
+        let tiles = self.tiles();
+        for_each_part(parts, |p| {
+            let mut dst = dxs[p].lock().unwrap_or_else(|e| e.into_inner());
+            for (q, d) in dst.chunks_mut(self.h * self.w).enumerate() {
+                let plane = p * per + q;
+                let (x, g) = (&x[plane * self.h * self.w..][..self.h * self.w], &dz[plane * ho * wo..][..ho * wo]);
+                if tiles {
+                    self.backward_tiles(x, g, d, (ho, wo));
+                    continue;
+                }
+                for oi in 0..ho {
+                    for oj in 0..wo {
+                        let gv = g[oi * wo + oj];
+                        match self.kind {
+                            PoolKind::Max => d[self.argmax(x, oi, oj)] += gv,
+                            PoolKind::Avg => {
+                                let (rows, cols) = self.span(oi, oj);
+                                for i in rows {
+                                    d[i * self.w..][cols.clone()].iter_mut().for_each(|v| *v += gv / area);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        drop(dxs);
+        Ok(dx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Direct convolution, the definition, for one configuration.
+    fn direct(c: &Conv, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+        let (ho, wo) = c.out_hw().unwrap();
+        let Window { kernel: (kh, kw), stride: (sh, sw), pad: (ph, pw) } = c.win;
+        let mut out = vec![0f32; c.n * c.o * ho * wo];
+        for n in 0..c.n {
+            for o in 0..c.o {
+                for oi in 0..ho {
+                    for oj in 0..wo {
+                        let mut s = b[o] as f64;
+                        for ci in 0..c.c {
+                            for ki in 0..kh {
+                                for kj in 0..kw {
+                                    let (i, j) = ((oi * sh + ki) as isize - ph as isize, (oj * sw + kj) as isize - pw as isize);
+                                    if i >= 0 && j >= 0 && (i as usize) < c.h && (j as usize) < c.w {
+                                        let xv = x[((n * c.c + ci) * c.h + i as usize) * c.w + j as usize];
+                                        s += xv as f64 * w[((o * c.c + ci) * kh + ki) * kw + kj] as f64;
+                                    }
+                                }
+                            }
+                        }
+                        out[((n * c.o + o) * ho + oi) * wo + oj] = s as f32;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn lowered_product_equals_the_definition() {
+        let values = |len: usize, seed: usize| -> Vec<f32> {
+            (0..len).map(|i| (((i * 7919 + seed * 104_729) % 1000) as f32 / 500.0) - 1.0).collect()
+        };
+        for (kernel, stride, pad) in [((3, 3), (1, 1), (1, 1)), ((5, 5), (1, 1), (2, 2)), ((3, 2), (2, 3), (0, 1))] {
+            let c = Conv { n: 3, c: 2, h: 7, w: 6, o: 4, win: Window { kernel, stride, pad }, act: None };
+            let (x, w, b) = (values(3 * 2 * 7 * 6, 1), values(4 * 2 * kernel.0 * kernel.1, 2), values(4, 3));
+            let mut out = vec![];
+            c.forward(&mut out, &x, &w, Some(&b)).unwrap();
+            let want = direct(&c, &x, &w, &b);
+            let gap = out.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(gap < 1e-5, "{kernel:?} {stride:?} {pad:?}: {gap}");
+        }
+    }
+
+    #[test]
+    fn window_errors_say_what_to_change() {
+        let w = Window { kernel: (5, 5), stride: (1, 1), pad: (0, 0) };
+        assert!(w.out(4, 9).unwrap_err().to_string().contains("larger than the 4x9 input"));
+        assert_eq!(w.out(28, 28).unwrap(), (24, 24));
+    }
+}
