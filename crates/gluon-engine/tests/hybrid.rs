@@ -140,3 +140,73 @@ fn a_layer_added_after_hybridize_is_not_skipped() {
     assert_eq!(n.forward(&x).unwrap().shape(), vec![2, 4], "and is part of the new plan");
     assert!(n.is_planned());
 }
+
+/// Hybridized against imperative on the same weights: loss, input gradient and every parameter's
+/// gradient over three training steps.
+fn plans_like_imperative(make: impl Fn() -> nn::Sequential, x: NDArray, y: NDArray, what: &str) {
+    nd::random::seed(5);
+    let (a, b) = (make(), make());
+    a.initialize_with(&Init::xavier(), false).unwrap();
+    b.initialize_with(&Init::xavier(), false).unwrap();
+    a.forward(&x).unwrap();
+    b.forward(&x).unwrap();
+    for (pa, pb) in a.collect_params().iter().zip(b.collect_params().iter()) {
+        pb.set_data(&pa.data().unwrap()).unwrap();
+    }
+    b.hybridize();
+    let ce = loss::SoftmaxCrossEntropyLoss::new();
+    for call in 0..3 {
+        let (xa, xb) = (x.detach(), x.detach());
+        xa.attach_grad(GradReq::Write);
+        xb.attach_grad(GradReq::Write);
+        let la = autograd::record(|| ce.forward(&a.forward(&xa)?, &y)).unwrap();
+        let lb = autograd::record(|| ce.forward(&b.forward(&xb)?, &y)).unwrap();
+        assert!(b.is_planned(), "{what}: planned after the first call");
+        close(&la, &lb, &format!("{what} call {call}: loss"));
+        la.backward().unwrap();
+        lb.backward().unwrap();
+        close(&xa.grad().unwrap(), &xb.grad().unwrap(), &format!("{what}: input gradient"));
+        for (pa, pb) in a.collect_params().iter().zip(b.collect_params().iter()) {
+            close(&pa.grad().unwrap(), &pb.grad().unwrap(), &format!("{what}: {}", pb.name()));
+        }
+        close(&b.forward(&x).unwrap(), &a.forward(&x).unwrap(), &format!("{what}: predict mode"));
+        Trainer::new(a.collect_params(), "sgd", &[("learning_rate", 0.5)]).unwrap().step(4).unwrap();
+        Trainer::new(b.collect_params(), "sgd", &[("learning_rate", 0.5)]).unwrap().step(4).unwrap();
+    }
+}
+
+#[test]
+fn convolution_networks_plan_like_imperative() {
+    let x = nd::random::uniform(0.0, 1.0, (4, 1, 12, 12));
+    let y = nd::array(&[0.0, 2.0, 1.0, 1.0]);
+    // LeNet's shape: sigmoid convolutions with average pooling fused in, Flatten, dense layers.
+    let lenet = || {
+        let net = nn::Sequential::new();
+        net.name_scope(|| {
+            net.add(nn::Conv2D::new(3, 5).padding(2).activation("sigmoid"));
+            net.add(nn::AvgPool2D::new(2).strides(2));
+            net.add(nn::Conv2D::new(4, 3).activation("tanh"));
+            net.add(nn::MaxPool2D::new(2));
+            net.add(nn::Flatten::new());
+            net.add(nn::Dense::new(6).activation("sigmoid"));
+            net.add(nn::Dense::new(3));
+        });
+        net
+    };
+    plans_like_imperative(lenet, x.clone(), y.clone(), "lenet-like");
+    // A separate activation fused into its convolution, an overlapping padded pooling (the general
+    // path), a strided convolution without bias or activation, a standalone pooling after a pooling.
+    let other = || {
+        let net = nn::Sequential::new();
+        net.name_scope(|| {
+            net.add(nn::Conv2D::new(2, (3, 2)));
+            net.add(nn::Activation::new("relu").unwrap());
+            net.add(nn::MaxPool2D::new(3).strides(1).padding(1));
+            net.add(nn::AvgPool2D::new(2));
+            net.add(nn::Conv2D::new(3, 2).strides(2).use_bias(false));
+            net.add(nn::Dense::new(3));
+        });
+        net
+    };
+    plans_like_imperative(other, x, y, "strided");
+}

@@ -160,6 +160,20 @@ impl Conv {
     /// `out = act(conv(x, w) + b)` for x (n, c, h, w), w (o, c, kh, kw), b (o), into `out`
     /// (n, o, ho, wo; its buffer reused).
     pub(crate) fn forward(&self, out: &mut Vec<f32>, x: &[f32], w: &[f32], b: Option<&[f32]>) -> Result<()> {
+        self.forward_pooled(out, x, w, b, None)
+    }
+
+    /// [`Conv::forward`], and with `pool` (a pooling of this output's planes, and its buffer) each
+    /// sample's output pooled right after it is computed, while it is in cache (hybridize's fused
+    /// step); `out` keeps the unpooled output for the backward.
+    pub(crate) fn forward_pooled(
+        &self,
+        out: &mut Vec<f32>,
+        x: &[f32],
+        w: &[f32],
+        b: Option<&[f32]>,
+        pool: Option<(&Pool, &mut Vec<f32>)>,
+    ) -> Result<()> {
         let (ho, wo) = self.out_hw()?;
         let (positions, taps, o) = (ho * wo, self.taps(), self.o);
         self.check(x.len(), w.len(), b.map(<[f32]>::len))?;
@@ -167,10 +181,20 @@ impl Conv {
         out.resize(self.n * o * positions, 0.0);
         let (parts, per) = self.split(positions);
         let outs = parts_of(out, per * o * positions);
+        let (pool, pooled_hw, pooled) = match pool {
+            Some((p, buf)) => {
+                let (hp, wp) = p.out_hw()?;
+                buf.clear();
+                buf.resize(self.n * o * hp * wp, 0.0);
+                (Some(p), (hp, wp), parts_of(buf, per * o * hp * wp))
+            }
+            None => (None, (0, 0), vec![]),
+        };
         let in_len = self.c * self.h * self.w;
         let failed = Mutex::new(None);
         for_each_part(parts, |p| {
             let mut dst = outs[p].lock().unwrap_or_else(|e| e.into_inner());
+            let mut pooled = pooled.get(p).map(|m| m.lock().unwrap_or_else(|e| e.into_inner()));
             let mut col = vec![0f32; taps * positions];
             for (s, y) in dst.chunks_mut(o * positions).enumerate() {
                 let sample = p * per + s;
@@ -184,6 +208,13 @@ impl Conv {
                 }
                 if let Some(a) = self.act {
                     activate(a, y);
+                }
+                if let (Some(pool), Some(pooled)) = (pool, pooled.as_deref_mut()) {
+                    let q = pooled_hw.0 * pooled_hw.1;
+                    let mine = &mut pooled[s * o * q..(s + 1) * o * q];
+                    for (plane, yp) in y.chunks(positions).zip(mine.chunks_mut(q)) {
+                        pool.forward_plane(plane, yp, pooled_hw);
+                    }
                 }
             }
         });
@@ -210,16 +241,35 @@ impl Conv {
         w: &[f32],
         need: (bool, bool, bool),
     ) -> Result<ConvGrads> {
+        self.backward_pooled(dz, y, x, w, need, None)
+    }
+
+    /// [`Conv::backward`]; with `pool`, `dz` is the gradient of the pooled output (the fused step of
+    /// [`Conv::forward_pooled`]) and each sample's is taken back through the pooling first.
+    pub(crate) fn backward_pooled(
+        &self,
+        dz: &mut [f32],
+        y: &[f32],
+        x: &[f32],
+        w: &[f32],
+        need: (bool, bool, bool),
+        pool: Option<&Pool>,
+    ) -> Result<ConvGrads> {
         let (ho, wo) = self.out_hw()?;
         let (positions, taps, o) = (ho * wo, self.taps(), self.o);
         self.check(x.len(), w.len(), None)?;
-        if dz.len() != self.n * o * positions || y.len() != dz.len() {
+        let pooled_hw = match pool {
+            Some(p) => p.out_hw()?,
+            None => (ho, wo),
+        };
+        let chunk = o * pooled_hw.0 * pooled_hw.1;
+        if dz.len() != self.n * chunk || y.len() != self.n * o * positions {
             bail!("internal: convolution gradient of {} values for {self:?}", dz.len());
         }
         let in_len = self.c * self.h * self.w;
         let mut dx = if need.0 { vec![0f32; self.n * in_len] } else { vec![] };
         let (parts, per) = self.split(positions);
-        let dzs = parts_of(dz, per * o * positions);
+        let dzs = parts_of(dz, per * chunk);
         let dxs = parts_of(&mut dx, per * in_len);
         // Each part sums its own dW and db; the parts are added in order afterwards.
         let sums: Vec<Mutex<(Vec<f32>, Vec<f32>)>> = (0..parts)
@@ -235,11 +285,25 @@ impl Conv {
             let mut sum = sums[p].lock().unwrap_or_else(|e| e.into_inner());
             let (dw, db) = &mut *sum;
             let mut col = vec![0f32; taps * positions];
-            for (s, g) in dz.chunks_mut(o * positions).enumerate() {
+            let mut unpooled = vec![0f32; if pool.is_some() { o * positions } else { 0 }];
+            for s in 0..dz.len() / chunk {
                 let sample = p * per + s;
                 let at = sample * o * positions;
+                let ys = &y[at..at + o * positions];
+                let g: &mut [f32] = match pool {
+                    Some(pool) => {
+                        unpooled.fill(0.0);
+                        let q = pooled_hw.0 * pooled_hw.1;
+                        let gp = dz[s * chunk..(s + 1) * chunk].chunks(q);
+                        for ((d, gp), yp) in unpooled.chunks_mut(positions).zip(gp).zip(ys.chunks(positions)) {
+                            pool.backward_plane(yp, gp, d, pooled_hw);
+                        }
+                        &mut unpooled
+                    }
+                    None => &mut dz[s * chunk..(s + 1) * chunk],
+                };
                 if let Some(a) = self.act {
-                    activate_backward(a, g, &y[at..at + o * positions]);
+                    activate_backward(a, g, ys);
                 }
                 if need.2 {
                     db.iter_mut().zip(g.chunks(positions)).for_each(|(d, row)| *d += row.iter().sum::<f32>());
@@ -384,6 +448,48 @@ impl Pool {
         best.1
     }
 
+    /// One plane's windows: `y` (ho, wo) from `plane` (h, w).
+    fn forward_plane(&self, plane: &[f32], y: &mut [f32], (ho, wo): (usize, usize)) {
+        if self.tiles() {
+            return self.forward_tiles(plane, y, (ho, wo));
+        }
+        let area = (self.win.kernel.0 * self.win.kernel.1) as f32;
+        for oi in 0..ho {
+            for oj in 0..wo {
+                y[oi * wo + oj] = match self.kind {
+                    PoolKind::Max => plane[self.argmax(plane, oi, oj)],
+                    PoolKind::Avg => {
+                        let (rows, cols) = self.span(oi, oj);
+                        let s: f32 = rows.map(|i| plane[i * self.w..][cols.clone()].iter().sum::<f32>()).sum();
+                        s / area
+                    }
+                };
+            }
+        }
+    }
+
+    /// One plane's input gradient `d` (h, w; zeroed) from its output gradient `g` and input `x`.
+    fn backward_plane(&self, x: &[f32], g: &[f32], d: &mut [f32], (ho, wo): (usize, usize)) {
+        if self.tiles() {
+            return self.backward_tiles(x, g, d, (ho, wo));
+        }
+        let area = (self.win.kernel.0 * self.win.kernel.1) as f32;
+        for oi in 0..ho {
+            for oj in 0..wo {
+                let gv = g[oi * wo + oj];
+                match self.kind {
+                    PoolKind::Max => d[self.argmax(x, oi, oj)] += gv,
+                    PoolKind::Avg => {
+                        let (rows, cols) = self.span(oi, oj);
+                        for i in rows {
+                            d[i * self.w..][cols.clone()].iter_mut().for_each(|v| *v += gv / area);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// `out` (planes, ho, wo) from `x` (planes, h, w); its buffer reused.
     pub(crate) fn forward(&self, out: &mut Vec<f32>, x: &[f32]) -> Result<()> {
         let (ho, wo) = self.out_hw()?;
@@ -394,28 +500,10 @@ impl Pool {
         out.resize(self.planes * ho * wo, 0.0);
         let (parts, per) = self.parts(x.len());
         let outs = parts_of(out, per * ho * wo);
-        let area = (self.win.kernel.0 * self.win.kernel.1) as f32;
-        let tiles = self.tiles();
         for_each_part(parts, |p| {
             let mut dst = outs[p].lock().unwrap_or_else(|e| e.into_inner());
             for (q, y) in dst.chunks_mut(ho * wo).enumerate() {
-                let plane = &x[(p * per + q) * self.h * self.w..][..self.h * self.w];
-                if tiles {
-                    self.forward_tiles(plane, y, (ho, wo));
-                    continue;
-                }
-                for oi in 0..ho {
-                    for oj in 0..wo {
-                        y[oi * wo + oj] = match self.kind {
-                            PoolKind::Max => plane[self.argmax(plane, oi, oj)],
-                            PoolKind::Avg => {
-                                let (rows, cols) = self.span(oi, oj);
-                                let s: f32 = rows.map(|i| plane[i * self.w..][cols.clone()].iter().sum::<f32>()).sum();
-                                s / area
-                            }
-                        };
-                    }
-                }
+                self.forward_plane(&x[(p * per + q) * self.h * self.w..][..self.h * self.w], y, (ho, wo));
             }
         });
         Ok(())
@@ -430,31 +518,12 @@ impl Pool {
         let mut dx = vec![0f32; x.len()];
         let (parts, per) = self.parts(x.len());
         let dxs = parts_of(&mut dx, per * self.h * self.w);
-        let area = (self.win.kernel.0 * self.win.kernel.1) as f32;
-        let tiles = self.tiles();
         for_each_part(parts, |p| {
             let mut dst = dxs[p].lock().unwrap_or_else(|e| e.into_inner());
             for (q, d) in dst.chunks_mut(self.h * self.w).enumerate() {
                 let plane = p * per + q;
                 let (x, g) = (&x[plane * self.h * self.w..][..self.h * self.w], &dz[plane * ho * wo..][..ho * wo]);
-                if tiles {
-                    self.backward_tiles(x, g, d, (ho, wo));
-                    continue;
-                }
-                for oi in 0..ho {
-                    for oj in 0..wo {
-                        let gv = g[oi * wo + oj];
-                        match self.kind {
-                            PoolKind::Max => d[self.argmax(x, oi, oj)] += gv,
-                            PoolKind::Avg => {
-                                let (rows, cols) = self.span(oi, oj);
-                                for i in rows {
-                                    d[i * self.w..][cols.clone()].iter_mut().for_each(|v| *v += gv / area);
-                                }
-                            }
-                        }
-                    }
-                }
+                self.backward_plane(x, g, d, (ho, wo));
             }
         });
         drop(dxs);
