@@ -9,7 +9,7 @@ use std::path::PathBuf;
 #[command(
     name = "mlcmp",
     version,
-    about = "PyTorch-style vs Gluon-style MNIST MLP, side by side (after Mu Li, 2018)"
+    about = "PyTorch-style vs Gluon-style MNIST training, side by side: the article's MLP (after Mu Li, 2018) and d2l's LeNet"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -37,7 +37,7 @@ pub enum Cmd {
         /// Also the accuracy on the training set.
         #[arg(long)]
         train: bool,
-        /// Recipe file (its hidden size, mean and std; default: the article's recipe).
+        /// Recipe file (its model, hidden size, mean and std; default: the article's recipe).
         #[arg(long)]
         config: Option<PathBuf>,
         #[arg(long, allow_negative_numbers = true, value_parser = at_least_1)]

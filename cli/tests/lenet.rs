@@ -75,7 +75,10 @@ fn every_port_computes_torchs_function_from_shared_weights() {
     let pairs = v["parities"].as_array().unwrap();
     assert_eq!(pairs.len(), 2, "torch vs gluon and torch vs candle: {pairs:?}");
     for p in pairs {
-        let (l, w) = (p["parity"]["max_batch_loss_diff"].as_f64().unwrap(), p["parity"]["max_weight_diff"].as_f64().unwrap());
+        let (l, w) = (
+            p["parity"]["max_batch_loss_diff"].as_f64().unwrap(),
+            p["parity"]["max_weight_diff"].as_f64().unwrap(),
+        );
         assert!(l < 5e-6 && w < 1e-5, "{} vs {}: batch loss {l:e}, weights {w:e}", p["a"], p["b"]);
     }
     // The hybridized network (no parity pair of its own) trains the same losses as gluon.

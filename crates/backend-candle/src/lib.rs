@@ -78,7 +78,13 @@ impl LeNet {
             let (fan_in, fan_out) = m.dense()[i];
             candle_nn::linear(fan_in, fan_out, vb.pp(name))
         };
-        Ok(LeNet { c1: conv(0, "c1")?, c2: conv(1, "c2")?, l1: linear(0, "l1")?, l2: linear(1, "l2")?, l3: linear(2, "l3")? })
+        Ok(LeNet {
+            c1: conv(0, "c1")?,
+            c2: conv(1, "c2")?,
+            l1: linear(0, "l1")?,
+            l2: linear(1, "l2")?,
+            l3: linear(2, "l3")?,
+        })
     }
 }
 
@@ -181,7 +187,8 @@ impl Backend for CandleBackend {
         // harmlessly when the process already built it) and report what it really has.
         let _ = rayon::ThreadPoolBuilder::new().num_threads(self.threads).build_global();
         let mut t = Tracker::new(RunResult::new(self.name(), rayon::current_num_threads()), on);
-        let (train, test) = (Data::new(&job.data.train, &model, &dev)?, Data::new(&job.data.test, &model, &dev)?);
+        let (train, test) =
+            (Data::new(&job.data.train, &model, &dev)?, Data::new(&job.data.test, &model, &dev)?);
 
         let mut varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);

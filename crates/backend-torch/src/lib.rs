@@ -63,7 +63,13 @@ pub fn conv2d(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, padding: i64, xav
     let k = kernel * kernel;
     let bs = torch_default(c_in * k);
     let ws = if xavier { xavier_uniform(c_in * k, c_out * k) } else { bs };
-    nn::conv2d(p, c_in, c_out, kernel, nn::ConvConfig { padding, ws_init: ws, bs_init: bs, ..Default::default() })
+    nn::conv2d(
+        p,
+        c_in,
+        c_out,
+        kernel,
+        nn::ConvConfig { padding, ws_init: ws, bs_init: bs, ..Default::default() },
+    )
 }
 
 /// The recipe's network: the article's MLP or d2l's LeNet.

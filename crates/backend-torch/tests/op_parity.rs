@@ -153,7 +153,15 @@ fn convolution_and_pooling_as_lenet_uses_them() {
     check(
         "convolution 3x3 stride 2",
         &[&[4, 3, 9, 8], &[5, 3, 3, 3]],
-        |x| nd::convolution(&x[0], &x[1], None, nd::Window { kernel: (3, 3), stride: (2, 2), pad: (1, 1) }, None),
+        |x| {
+            nd::convolution(
+                &x[0],
+                &x[1],
+                None,
+                nd::Window { kernel: (3, 3), stride: (2, 2), pad: (1, 1) },
+                None,
+            )
+        },
         |x| x[0].conv2d::<Tensor>(&x[1], None, [2, 2], [1, 1], [1, 1], 1),
     );
     let pool = nd::Window { kernel: (2, 2), stride: (2, 2), pad: (0, 0) };

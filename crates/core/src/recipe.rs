@@ -204,7 +204,7 @@ impl Recipe {
         }
         match self.model {
             ModelKind::Mlp if self.hidden == 0 => {
-                bail!("key 'hidden' is missing: the mlp model needs its hidden width, e.g. \"hidden\": 256")
+                bail!("key 'hidden' is missing or 0: the mlp model needs its hidden width, 1..=65536 (e.g. \"hidden\": 256)")
             }
             ModelKind::Mlp if self.hidden > 1 << 16 => fail("hidden", &self.hidden, "use 1..=65536 units")?,
             ModelKind::Lenet if self.hidden != 0 => bail!(

@@ -43,7 +43,18 @@ fn config_errors_name_the_key() {
         "cfg.json: key 'epochs' = 0 is out of range: use 1..=10000"
     );
     assert!(err(&article_with("batch_size", "0")).contains("key 'batch_size' = 0 is out of range"));
-    assert!(err(&article_with("hidden", "0")).contains("key 'hidden' = 0 is out of range"));
+    assert!(err(&article_with("hidden", "0")).contains("key 'hidden' is missing or 0"));
+    assert!(err(&article_with("hidden", "70000")).contains("key 'hidden' = 70000 is out of range"));
+    assert!(err(&article_with("model", "\"resnet\""))
+        .starts_with("cfg.json: key 'model': unknown variant `resnet`"));
+    let lenet = Recipe::parse(include_str!("../../../configs/lenet.json"), "lenet.json").unwrap();
+    assert_eq!((lenet.model.name(), lenet.hidden, lenet.model().param_count()), ("lenet", 0, 61_706));
+    let e =
+        Recipe::parse(&include_str!("../../../configs/lenet.json").replace("{", "{\"hidden\": 8,"), "l.json");
+    assert_eq!(
+        e.unwrap_err().to_string(),
+        "l.json: key 'hidden' = 8 does not apply to the lenet model (its layer sizes are d2l's); remove it"
+    );
     assert!(err(&article_with("threads", "0"))
         .contains("key 'threads' = 0 is out of range: use 1..=1024 or \"all\""));
     assert!(err(&article_with("threads", "\"many\"")).contains("key 'threads'"));

@@ -176,21 +176,27 @@ fn convolution_with_padding_strides_and_activations() {
             });
         }
         let ys = arrays(&[&[1, 3, 6, 5], &[2, 3, kernel.0, kernel.1]], -1.0, 1.0);
-        check(&format!("convolution no bias {win:?}"), &ys, |x| nd::convolution(&x[0], &x[1], None, win, None));
+        check(&format!("convolution no bias {win:?}"), &ys, |x| {
+            nd::convolution(&x[0], &x[1], None, win, None)
+        });
     }
 }
 
 #[test]
 fn pooling_average_and_max() {
     use nd::PoolKind;
-    for (kernel, stride, pad) in [((2, 2), (2, 2), (0, 0)), ((3, 2), (1, 2), (1, 1)), ((3, 3), (2, 2), (1, 0))] {
+    for (kernel, stride, pad) in
+        [((2, 2), (2, 2), (0, 0)), ((3, 2), (1, 2), (1, 1)), ((3, 3), (2, 2), (1, 0))]
+    {
         let win = nd::Window { kernel, stride, pad };
         // Distinct values a finite-difference step apart, so each window has one maximum.
         let mut v: Vec<f32> = (0..2 * 3 * 7 * 6).map(|i| ((i * 37) % 252) as f32 * 0.05 - 6.0).collect();
         v.reverse();
         let x = NDArray::from_vec(v, (2, 3, 7, 6)).unwrap();
         for kind in [PoolKind::Avg, PoolKind::Max] {
-            check(&format!("pooling {kind:?} {win:?}"), std::slice::from_ref(&x), |x| nd::pooling(&x[0], win, kind));
+            check(&format!("pooling {kind:?} {win:?}"), std::slice::from_ref(&x), |x| {
+                nd::pooling(&x[0], win, kind)
+            });
         }
     }
 }

@@ -18,10 +18,9 @@ pub fn sweep_points(base: &Recipe, items: &[String]) -> Result<Vec<Variant>> {
             .ok_or_else(|| anyhow!("--sweep {it}: values must be positive integers"))?;
         match k {
             "batch" => batches = parsed,
-            "hidden" if base.model != crate::model::ModelKind::Mlp => bail!(
-                "--sweep {it}: the {} model has no hidden width; sweep batch only",
-                base.model.name()
-            ),
+            "hidden" if base.model != crate::model::ModelKind::Mlp => {
+                bail!("--sweep {it}: the {} model has no hidden width; sweep batch only", base.model.name())
+            }
             "hidden" => hiddens = parsed,
             _ => bail!("--sweep {it}: unknown key '{k}' (keys: batch, hidden)"),
         }

@@ -1,6 +1,6 @@
 //! The bench tables: epoch time per backend, paired speed ratios, where the time goes, the floor.
 
-use super::table::{num as f, right, table, Style};
+use super::table::{num as f, right, table, width, Style};
 use crate::bench::summary::{self, floor_s, groups, peak_s};
 use crate::results::Results;
 use crate::run::{EpochResult, Load, Status, Variant};
@@ -46,7 +46,7 @@ pub fn timing_table(res: &Results, style: Style) -> Table {
         t.add_row(vec![
             Cell::new(g.label()),
             right(g.variant.batch_size),
-            right(g.variant.hidden),
+            right(width(g.variant.hidden)),
             right(f(med, 3)),
             right(f(times.iter().copied().fold(f64::NAN, f64::min), 3)),
             right(f(times.iter().copied().fold(f64::NAN, f64::max), 3)),
@@ -80,7 +80,7 @@ pub fn ratio_table(res: &Results, style: Style) -> Table {
         let busy = if g.neighbour { " (busy neighbour)" } else { "" };
         t.add_row(vec![
             right(g.variant.batch_size),
-            right(g.variant.hidden),
+            right(width(g.variant.hidden)),
             Cell::new(format!("torch / {}{busy}", g.backend)),
             Cell::new(ratios.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(" ")),
             right(if ratios.is_empty() { "-".into() } else { format!("{}x", f(median(&ratios), 2)) }),
@@ -104,7 +104,7 @@ pub fn phase_table(res: &Results, style: Style) -> Table {
         t.add_row(vec![
             Cell::new(g.label()),
             right(g.variant.batch_size),
-            right(g.variant.hidden),
+            right(width(g.variant.hidden)),
             right(p(|e| e.phases.data_s)),
             right(p(|e| e.phases.forward_s)),
             right(p(|e| e.phases.backward_s)),
@@ -137,7 +137,7 @@ pub fn neighbour_table(res: &Results, style: Style) -> Option<Table> {
         t.add_row(vec![
             Cell::new(&busy.backend),
             right(busy.variant.batch_size),
-            right(busy.variant.hidden),
+            right(width(busy.variant.hidden)),
             right(f(median(&quiet.times()), 3)),
             right(f(median(&busy.times()), 3)),
             Cell::new(s.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(" ")),
@@ -153,10 +153,11 @@ pub fn floor_text(res: &Results) -> String {
     let v = Variant { batch_size: res.recipe.batch_size, hidden: res.recipe.hidden };
     let samples = res.runs.iter().find_map(|r| r.epochs.first().map(|e| e.samples)).unwrap_or(0);
     format!(
-        "floor: {:.1} GFLOP per epoch (batch {}, hidden {}) / {:.0} GFLOP/s (libtorch matmul {}, {} threads, best of 3 medians of 200, in a worker process) = {:.3} s per epoch",
+        "floor: {:.1} GFLOP per epoch ({} model, batch {}, hidden {}) / {:.0} GFLOP/s (libtorch matmul {}, {} threads, best of 3 medians of 200, in a worker process) = {:.3} s per epoch",
         summary::epoch_flops(res, v, samples) / 1e9,
+        res.recipe.model.name(),
         v.batch_size,
-        v.hidden,
+        width(v.hidden),
         b.matmul_gflops,
         b.matmul_shape,
         res.machine.threads,

@@ -31,6 +31,14 @@ pub fn table<S: ToString>(style: Style, header: &[S]) -> Table {
 }
 
 /// A right-aligned cell (numbers).
+/// A hidden width, or `-` for a model without one (LeNet).
+pub fn width(hidden: usize) -> String {
+    match hidden {
+        0 => "-".into(),
+        h => h.to_string(),
+    }
+}
+
 pub fn right(s: impl ToString) -> Cell {
     Cell::new(s.to_string()).set_alignment(CellAlignment::Right)
 }

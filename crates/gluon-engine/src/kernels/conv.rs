@@ -225,7 +225,10 @@ impl Conv {
     }
 
     fn check(&self, x: usize, w: usize, b: Option<usize>) -> Result<()> {
-        if x != self.n * self.c * self.h * self.w || w != self.o * self.taps() || b.is_some_and(|b| b != self.o) {
+        if x != self.n * self.c * self.h * self.w
+            || w != self.o * self.taps()
+            || b.is_some_and(|b| b != self.o)
+        {
             bail!("internal: convolution buffers do not match {self:?}");
         }
         Ok(())
@@ -295,7 +298,8 @@ impl Conv {
                         unpooled.fill(0.0);
                         let q = pooled_hw.0 * pooled_hw.1;
                         let gp = dz[s * chunk..(s + 1) * chunk].chunks(q);
-                        for ((d, gp), yp) in unpooled.chunks_mut(positions).zip(gp).zip(ys.chunks(positions)) {
+                        for ((d, gp), yp) in unpooled.chunks_mut(positions).zip(gp).zip(ys.chunks(positions))
+                        {
                             pool.backward_plane(yp, gp, d, pooled_hw);
                         }
                         &mut unpooled
@@ -460,7 +464,8 @@ impl Pool {
                     PoolKind::Max => plane[self.argmax(plane, oi, oj)],
                     PoolKind::Avg => {
                         let (rows, cols) = self.span(oi, oj);
-                        let s: f32 = rows.map(|i| plane[i * self.w..][cols.clone()].iter().sum::<f32>()).sum();
+                        let s: f32 =
+                            rows.map(|i| plane[i * self.w..][cols.clone()].iter().sum::<f32>()).sum();
                         s / area
                     }
                 };
@@ -522,7 +527,8 @@ impl Pool {
             let mut dst = dxs[p].lock().unwrap_or_else(|e| e.into_inner());
             for (q, d) in dst.chunks_mut(self.h * self.w).enumerate() {
                 let plane = p * per + q;
-                let (x, g) = (&x[plane * self.h * self.w..][..self.h * self.w], &dz[plane * ho * wo..][..ho * wo]);
+                let (x, g) =
+                    (&x[plane * self.h * self.w..][..self.h * self.w], &dz[plane * ho * wo..][..ho * wo]);
                 self.backward_plane(x, g, d, (ho, wo));
             }
         });
@@ -548,7 +554,10 @@ mod tests {
                         for ci in 0..c.c {
                             for ki in 0..kh {
                                 for kj in 0..kw {
-                                    let (i, j) = ((oi * sh + ki) as isize - ph as isize, (oj * sw + kj) as isize - pw as isize);
+                                    let (i, j) = (
+                                        (oi * sh + ki) as isize - ph as isize,
+                                        (oj * sw + kj) as isize - pw as isize,
+                                    );
                                     if i >= 0 && j >= 0 && (i as usize) < c.h && (j as usize) < c.w {
                                         let xv = x[((n * c.c + ci) * c.h + i as usize) * c.w + j as usize];
                                         s += xv as f64 * w[((o * c.c + ci) * kh + ki) * kw + kj] as f64;
@@ -569,7 +578,9 @@ mod tests {
         let values = |len: usize, seed: usize| -> Vec<f32> {
             (0..len).map(|i| (((i * 7919 + seed * 104_729) % 1000) as f32 / 500.0) - 1.0).collect()
         };
-        for (kernel, stride, pad) in [((3, 3), (1, 1), (1, 1)), ((5, 5), (1, 1), (2, 2)), ((3, 2), (2, 3), (0, 1))] {
+        for (kernel, stride, pad) in
+            [((3, 3), (1, 1), (1, 1)), ((5, 5), (1, 1), (2, 2)), ((3, 2), (2, 3), (0, 1))]
+        {
             let c = Conv { n: 3, c: 2, h: 7, w: 6, o: 4, win: Window { kernel, stride, pad }, act: None };
             let (x, w, b) = (values(3 * 2 * 7 * 6, 1), values(4 * 2 * kernel.0 * kernel.1, 2), values(4, 3));
             let mut out = vec![];

@@ -23,5 +23,6 @@ pub use array::{arange, array, cpu, full, ones, zeros, Context, NDArray};
 pub use file::{from_bytes, load, save, to_bytes, Arrays};
 pub use op::{CustomOp, Op};
 pub use ops::{
-    activation, convolution, dims_of, dot, fully_connected, pooling, record_custom, softmax_cross_entropy, stack,
+    activation, convolution, dims_of, dot, fully_connected, pooling, record_custom, softmax_cross_entropy,
+    stack,
 };

@@ -279,8 +279,10 @@ impl Op {
                 let d = with_f32(out, |y| {
                     with_f32(&xv, |xs| with_f32(&w, |wv| conv.backward(&mut dz, y, xs, wv, want)))
                 })????;
-                let mut grads =
-                    vec![d.dx.map(|v| tensor(v, xv.dims())).transpose()?, d.dw.map(|v| tensor(v, w.dims())).transpose()?];
+                let mut grads = vec![
+                    d.dx.map(|v| tensor(v, xv.dims())).transpose()?,
+                    d.dw.map(|v| tensor(v, w.dims())).transpose()?,
+                ];
                 if *bias {
                     grads.push(d.db.map(|v| tensor(v, &[o])).transpose()?);
                 }

@@ -1,5 +1,23 @@
 //! Convolution and pooling layers (`gluon.nn.Conv2D`, `MaxPool2D`, `AvgPool2D`) and `Flatten`,
-//! NCHW like Gluon's default layout.
+//! NCHW like Gluon's default layout. d2l's LeNet, as the MXNet edition writes it:
+//!
+//! ```
+//! use mlcmp_gluon_engine::nn::{self, Block};
+//! use mlcmp_gluon_engine::{nd, Init};
+//! let net = nn::Sequential::new();
+//! net.add(nn::Conv2D::new(6, 5).padding(2).activation("sigmoid"));
+//! net.add(nn::AvgPool2D::new(2).strides(2));
+//! net.add(nn::Conv2D::new(16, 5).activation("sigmoid"));
+//! net.add(nn::AvgPool2D::new(2).strides(2));
+//! net.add(nn::Dense::new(120).activation("sigmoid"));
+//! net.add(nn::Dense::new(84).activation("sigmoid"));
+//! net.add(nn::Dense::new(10));
+//! net.initialize_with(&Init::xavier(), false).unwrap();
+//! let x = nd::random::uniform(0.0, 1.0, (2, 1, 28, 28));
+//! assert_eq!(net.forward(&x).unwrap().shape(), vec![2, 10]);
+//! // The in-channels were inferred at the first call: (16, 6, 5, 5).
+//! assert_eq!(net.collect_params().iter().nth(2).unwrap().shape(), vec![16, 6, 5, 5]);
+//! ```
 
 use super::{Block, BlockScope, LayerSpec, Parameter, ParameterDict};
 use crate::error::Result;
@@ -175,7 +193,11 @@ impl AvgPool2D {
 
 impl Pool2D {
     fn new(kernel: (usize, usize), kind: PoolKind) -> Pool2D {
-        Pool2D { scope: BlockScope::create("pool"), win: Window { kernel, stride: kernel, pad: (0, 0) }, kind }
+        Pool2D {
+            scope: BlockScope::create("pool"),
+            win: Window { kernel, stride: kernel, pad: (0, 0) },
+            kind,
+        }
     }
 
     /// `strides=2`.

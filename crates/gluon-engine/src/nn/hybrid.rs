@@ -26,13 +26,30 @@ pub enum LayerSpec {
     Flatten,
 }
 
+/// A step's backward given its input values: the input's gradient when asked for.
+type StepBackward<'a> = &'a mut dyn FnMut(&[f32]) -> Result<Option<Vec<f32>>>;
+
 /// One fused step.
 enum Step {
     /// `act(x W^T + b)`.
-    Dense { weight: Parameter, bias: Option<Parameter>, units: usize, act: Option<Act> },
+    Dense {
+        weight: Parameter,
+        bias: Option<Parameter>,
+        units: usize,
+        act: Option<Act>,
+    },
     /// `act(conv(x, W) + b)`, then the pooling after it when there is one.
-    Conv { weight: Parameter, bias: Option<Parameter>, win: Window, act: Option<Act>, pool: Option<(Window, PoolKind)> },
-    Pool { win: Window, kind: PoolKind },
+    Conv {
+        weight: Parameter,
+        bias: Option<Parameter>,
+        win: Window,
+        act: Option<Act>,
+        pool: Option<(Window, PoolKind)>,
+    },
+    Pool {
+        win: Window,
+        kind: PoolKind,
+    },
 }
 
 impl Step {
@@ -102,15 +119,16 @@ impl Plan {
         let mut steps: Vec<Step> = vec![];
         for s in specs {
             match s {
-                LayerSpec::Dense { weight, bias, units, act } => steps.push(Step::Dense { weight, bias, units, act }),
+                LayerSpec::Dense { weight, bias, units, act } => {
+                    steps.push(Step::Dense { weight, bias, units, act })
+                }
                 LayerSpec::Conv { weight, bias, win, act, .. } => {
                     steps.push(Step::Conv { weight, bias, win, act, pool: None })
                 }
                 // A standalone activation fuses into the layer before it, if that one has none.
                 LayerSpec::Act(a) => match steps.last_mut() {
-                    Some(Step::Dense { act: act @ None, .. }) | Some(Step::Conv { act: act @ None, pool: None, .. }) => {
-                        *act = Some(a)
-                    }
+                    Some(Step::Dense { act: act @ None, .. })
+                    | Some(Step::Conv { act: act @ None, pool: None, .. }) => *act = Some(a),
                     _ => return None,
                 },
                 LayerSpec::Pool { win, kind } => match steps.last_mut() {
@@ -180,7 +198,11 @@ impl Plan {
                 Step::Dense { weight, units, act, .. } => {
                     let (w, k) = (w.expect("dense weight"), dims.len());
                     if w.dims() != [*units, k] {
-                        bail!("hybridized layer '{}': weight {:?} does not take {k} inputs", weight.name(), w.dims());
+                        bail!(
+                            "hybridized layer '{}': weight {:?} does not take {k} inputs",
+                            weight.name(),
+                            w.dims()
+                        );
                     }
                     let layer = Dense { n, k, units: *units, act: *act };
                     with_f32(&w, |wv| run(&mut |input| bias(&mut |bv| layer.forward(out, input, wv, bv))))??;
@@ -191,7 +213,11 @@ impl Plan {
                     let w = w.expect("conv weight");
                     let o = w.dims()[0];
                     if w.dims() != [o, c, win.kernel.0, win.kernel.1] {
-                        bail!("hybridized layer '{}': weight {:?} does not take {c} channels", weight.name(), w.dims());
+                        bail!(
+                            "hybridized layer '{}': weight {:?} does not take {c} channels",
+                            weight.name(),
+                            w.dims()
+                        );
                     }
                     let conv = Conv { n, c, h, w: wd, o, win: *win, act: *act };
                     let (ho, wo) = conv.out_hw()?;
@@ -202,13 +228,17 @@ impl Plan {
                             let (hp, wp) = pool.out_hw()?;
                             with_f32(&w, |wv| {
                                 run(&mut |input| {
-                                    bias(&mut |bv| conv.forward_pooled(unpooled, input, wv, bv, Some((&pool, &mut *out))))
+                                    bias(&mut |bv| {
+                                        conv.forward_pooled(unpooled, input, wv, bv, Some((&pool, &mut *out)))
+                                    })
                                 })
                             })??;
                             Dims::Image(o, hp, wp)
                         }
                         None => {
-                            with_f32(&w, |wv| run(&mut |input| bias(&mut |bv| conv.forward(out, input, wv, bv))))??;
+                            with_f32(&w, |wv| {
+                                run(&mut |input| bias(&mut |bv| conv.forward(out, input, wv, bv)))
+                            })??;
                             Dims::Image(o, ho, wo)
                         }
                     }
@@ -232,7 +262,13 @@ impl Plan {
     }
 
     /// Gradients of [x, w0, b0, w1, b1, ...] (biases only where present) from the output gradient.
-    fn backward(&self, generation: u64, x_shape: &[usize], g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+    fn backward(
+        &self,
+        generation: u64,
+        x_shape: &[usize],
+        g: &Tensor,
+        needs: &[bool],
+    ) -> Result<Vec<Option<Tensor>>> {
         let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if st.generation != generation {
             bail!("a hybridized block ran forward again before this backward; call backward before the next forward");
@@ -253,7 +289,7 @@ impl Plan {
         for (i, step) in self.steps.iter().enumerate().rev() {
             let in_dims = if i == 0 { st.x_dims } else { st.dims[i - 1] };
             let need_dx = i > 0 || needs[0];
-            let input = |f: &mut dyn FnMut(&[f32]) -> Result<Option<Vec<f32>>>| match i {
+            let input = |f: StepBackward| match i {
                 0 => with_f32(&x, |xs| f(xs))?,
                 _ => f(&st.outs[i - 1]),
             };
