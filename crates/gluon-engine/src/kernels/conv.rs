@@ -62,13 +62,8 @@ pub(crate) struct Conv {
     pub act: Option<Act>,
 }
 
-/// What the backward is asked for, and what it gives.
-#[derive(Default)]
-pub(crate) struct ConvGrads {
-    pub dx: Option<Vec<f32>>,
-    pub dw: Option<Vec<f32>>,
-    pub db: Option<Vec<f32>>,
-}
+/// What the backward is asked for, and what it gives: the dense layer's (dx, dw, db).
+pub(crate) use super::dense::DenseGrads as ConvGrads;
 
 /// Disjoint per-part mutable slices of `v`, `part` values each.
 fn parts_of(v: &mut [f32], part: usize) -> Vec<Mutex<&mut [f32]>> {

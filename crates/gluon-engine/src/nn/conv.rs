@@ -19,7 +19,7 @@
 //! assert_eq!(net.collect_params().iter().nth(2).unwrap().shape(), vec![16, 6, 5, 5]);
 //! ```
 
-use super::{Block, BlockScope, LayerSpec, Parameter, ParameterDict};
+use super::{layer_params, layer_params_with_prefix, Block, BlockScope, LayerSpec, Parameter, ParameterDict};
 use crate::error::Result;
 use crate::init::Init;
 use crate::nd::{self, Act, NDArray, PoolKind, Window};
@@ -148,19 +148,11 @@ impl Block for Conv2D {
     }
 
     fn collect_params(&self) -> ParameterDict {
-        let mut d = ParameterDict::new(self.prefix());
-        d.push(self.weight.clone());
-        if let Some(b) = &self.bias {
-            d.push(b.clone());
-        }
-        d
+        layer_params(self.prefix(), &self.weight, &self.bias)
     }
 
     fn collect_params_with_prefix(&self, prefix: &str) -> Vec<(String, Parameter)> {
-        let dot = if prefix.is_empty() { String::new() } else { format!("{prefix}.") };
-        let mut out = vec![(format!("{dot}weight"), self.weight.clone())];
-        out.extend(self.bias.iter().map(|b| (format!("{dot}bias"), b.clone())));
-        out
+        layer_params_with_prefix(prefix, &self.weight, &self.bias)
     }
 }
 

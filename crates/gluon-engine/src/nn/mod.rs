@@ -305,6 +305,28 @@ impl Block for Sequential {
     }
 }
 
+/// A layer's own parameters (Dense, Conv2D): its weight and, when it has one, its bias.
+fn layer_params(prefix: &str, weight: &Parameter, bias: &Option<Parameter>) -> ParameterDict {
+    let mut d = ParameterDict::new(prefix);
+    d.push(weight.clone());
+    if let Some(b) = bias {
+        d.push(b.clone());
+    }
+    d
+}
+
+/// The same under structural names: `{prefix}.weight`, `{prefix}.bias`.
+fn layer_params_with_prefix(
+    prefix: &str,
+    weight: &Parameter,
+    bias: &Option<Parameter>,
+) -> Vec<(String, Parameter)> {
+    let dot = if prefix.is_empty() { String::new() } else { format!("{prefix}.") };
+    let mut out = vec![(format!("{dot}weight"), weight.clone())];
+    out.extend(bias.iter().map(|b| (format!("{dot}bias"), b.clone())));
+    out
+}
+
 /// `nn.Dense(units, activation=None, use_bias=True, in_units=0)`: `act(x W^T + b)`, with the input
 /// flattened to (batch, features). With `in_units` 0 the weight's shape is inferred at the first forward.
 pub struct Dense {
@@ -386,19 +408,11 @@ impl Block for Dense {
     }
 
     fn collect_params(&self) -> ParameterDict {
-        let mut d = ParameterDict::new(self.prefix());
-        d.push(self.weight.clone());
-        if let Some(b) = &self.bias {
-            d.push(b.clone());
-        }
-        d
+        layer_params(self.prefix(), &self.weight, &self.bias)
     }
 
     fn collect_params_with_prefix(&self, prefix: &str) -> Vec<(String, Parameter)> {
-        let dot = if prefix.is_empty() { String::new() } else { format!("{prefix}.") };
-        let mut out = vec![(format!("{dot}weight"), self.weight.clone())];
-        out.extend(self.bias.iter().map(|b| (format!("{dot}bias"), b.clone())));
-        out
+        layer_params_with_prefix(prefix, &self.weight, &self.bias)
     }
 }
 
