@@ -41,4 +41,7 @@ fn main() {
         nd::convolution(&a1, &w2, Some(&b2), conv(5, 0), Some(Act::Sigmoid)).unwrap()
     });
     fwd("avg pool 256x6x28x28", &|| nd::pooling(&p, pool, PoolKind::Avg).unwrap());
+    time("conv1 forward, no activation", || {
+        drop(nd::convolution(&x, &w1, Some(&b1), conv(5, 2), None).unwrap())
+    });
 }

@@ -166,7 +166,14 @@ fn fully_connected_with_each_activation() {
 #[test]
 fn convolution_with_padding_strides_and_activations() {
     use mlcmp_gluon_engine::nn::Act;
-    let cases = [((3, 3), (1, 1), (1, 1)), ((2, 3), (2, 1), (0, 2)), ((5, 5), (1, 1), (2, 2))];
+    // Stride 1 (lowered on the padded grid) with and without padding, and other strides (im2col).
+    let cases = [
+        ((3, 3), (1, 1), (1, 1)),
+        ((2, 3), (2, 1), (0, 2)),
+        ((5, 5), (1, 1), (2, 2)),
+        ((3, 2), (1, 1), (0, 0)),
+        ((2, 3), (1, 1), (1, 0)),
+    ];
     for (kernel, stride, pad) in cases {
         let win = nd::Window { kernel, stride, pad };
         for act in [None, Some(Act::Sigmoid), Some(Act::Tanh)] {

@@ -7,6 +7,10 @@
 //! is the same product transposed both ways: dW += dz . cols^T, and dcols = W^T . dz summed back
 //! onto the input (col2im). Samples are split across the engine's threads, each with its own column
 //! buffer, so every product runs on one core and no thread waits on another inside a batch.
+//!
+//! With stride 1 the columns follow the padded input's own grid instead ([`Lowering::Grid`]): each
+//! lowered row is then one contiguous run of the padded plane, one copy where im2col makes one per
+//! output row, at the price of `kw - 1` discarded columns per output row.
 
 use super::dense::{activate, activate_backward, Act};
 use super::gemm::{gemm_into_here, mat};
@@ -70,6 +74,28 @@ fn parts_of(v: &mut [f32], part: usize) -> Vec<Mutex<&mut [f32]>> {
     v.chunks_mut(part.max(1)).map(Mutex::new).collect()
 }
 
+/// How one sample becomes the columns of its product.
+#[derive(Debug, Clone, Copy)]
+enum Lowering {
+    /// A column per output position (any stride): one copy per tap and output row.
+    Positions,
+    /// Stride 1: a column per position `p = oi * wp + oj` of the padded `hp x wp` grid, up to the
+    /// last output (`len` columns). Output (oi, oj) reads padded pixel (oi + ki, oj + kj), so the
+    /// row of tap (ci, ki, kj) is the padded plane from `ki * wp + kj` on, one contiguous run. The
+    /// columns with `oj >= wo` are computed and dropped; their gradient is zero.
+    Grid { hp: usize, wp: usize, len: usize },
+}
+
+/// One thread's buffers for lowering its samples, allocated once per call.
+struct Scratch {
+    /// The lowered sample (taps, columns), or its gradient.
+    col: Vec<f32>,
+    /// The padded sample (grid lowering with padding); only its interior is ever written.
+    padded: Vec<f32>,
+    /// The padded input gradient (grid lowering with padding).
+    dpadded: Vec<f32>,
+}
+
 impl Conv {
     /// Output rows and cols.
     pub fn out_hw(&self) -> Result<(usize, usize)> {
@@ -87,6 +113,142 @@ impl Conv {
         let parts = if macs < SPLIT_MIN_MACS { 1 } else { num_threads().min(self.n).max(1) };
         let per = self.n.div_ceil(parts).max(1);
         (self.n.div_ceil(per), per)
+    }
+
+    fn lowering(&self, (ho, wo): (usize, usize)) -> Lowering {
+        if self.win.stride != (1, 1) {
+            return Lowering::Positions;
+        }
+        let (hp, wp) = (self.h + 2 * self.win.pad.0, self.w + 2 * self.win.pad.1);
+        Lowering::Grid { hp, wp, len: (ho - 1) * wp + wo }
+    }
+
+    /// Columns of one sample's product.
+    fn columns(&self, l: Lowering, (ho, wo): (usize, usize)) -> usize {
+        match l {
+            Lowering::Positions => ho * wo,
+            Lowering::Grid { len, .. } => len,
+        }
+    }
+
+    fn scratch(&self, l: Lowering, hw: (usize, usize)) -> Scratch {
+        let padded = match l {
+            Lowering::Grid { hp, wp, .. } if self.win.pad != (0, 0) => self.c * hp * wp,
+            _ => 0,
+        };
+        Scratch {
+            col: vec![0.0; self.taps() * self.columns(l, hw)],
+            padded: vec![0.0; padded],
+            dpadded: vec![0.0; padded],
+        }
+    }
+
+    /// A buffer for the product on the grid's columns (o, len), or for the output gradient spread
+    /// onto them (its dropped columns stay zero); empty for the other lowering.
+    fn grid_buffer(&self, l: Lowering) -> Vec<f32> {
+        match l {
+            Lowering::Grid { len, .. } => vec![0.0; self.o * len],
+            Lowering::Positions => vec![],
+        }
+    }
+
+    /// One sample's `y = act(w . cols + b)` (o, ho * wo) from its lowered columns `col`.
+    #[allow(clippy::too_many_arguments)]
+    fn product(
+        &self,
+        y: &mut [f32],
+        w: &[f32],
+        b: Option<&[f32]>,
+        col: &[f32],
+        grid: &mut [f32],
+        l: Lowering,
+        (ho, wo): (usize, usize),
+    ) -> Result<()> {
+        let taps = self.taps();
+        match l {
+            Lowering::Positions => {
+                // The product accumulates on top of the bias rows.
+                if let Some(b) = b {
+                    y.chunks_mut(ho * wo).zip(b).for_each(|(row, &bv)| row.fill(bv));
+                }
+                gemm_into_here(y, mat(w, taps, false), mat(col, ho * wo, false), b.is_some())?;
+            }
+            Lowering::Grid { wp, len, .. } => {
+                gemm_into_here(grid, mat(w, taps, false), mat(col, len, false), false)?;
+                // Each grid row's first wo columns are an output row.
+                for (oc, (zs, ys)) in grid.chunks(len).zip(y.chunks_mut(ho * wo)).enumerate() {
+                    let bv = b.map_or(0.0, |b| b[oc]);
+                    for (zr, yr) in zs.chunks(wp).zip(ys.chunks_mut(wo)) {
+                        yr.iter_mut().zip(zr).for_each(|(y, &z)| *y = z + bv);
+                    }
+                }
+            }
+        }
+        if let Some(a) = self.act {
+            activate(a, y);
+        }
+        Ok(())
+    }
+
+    /// One sample `x` (c, h, w) lowered into `sc.col` (taps, columns).
+    fn lower(&self, x: &[f32], sc: &mut Scratch, l: Lowering, hw: (usize, usize)) {
+        let Lowering::Grid { hp, wp, len } = l else {
+            return self.im2col(x, &mut sc.col, hw);
+        };
+        let (ph, pw) = self.win.pad;
+        let src = if (ph, pw) == (0, 0) {
+            x
+        } else {
+            let (planes, rows) = (sc.padded.chunks_mut(hp * wp), x.chunks(self.h * self.w));
+            for (plane, xs) in planes.zip(rows) {
+                for (dst, row) in plane[ph * wp..].chunks_mut(wp).zip(xs.chunks(self.w)) {
+                    dst[pw..pw + self.w].copy_from_slice(row);
+                }
+            }
+            &sc.padded
+        };
+        let (kh, kw) = self.win.kernel;
+        let mut rows = sc.col.chunks_mut(len);
+        for plane in src.chunks(hp * wp) {
+            for ki in 0..kh {
+                for kj in 0..kw {
+                    rows.next().expect("taps rows").copy_from_slice(&plane[ki * wp + kj..][..len]);
+                }
+            }
+        }
+    }
+
+    /// The columns' gradient `sc.col` summed back onto one sample's gradient `dx` (c, h, w),
+    /// which starts at zero.
+    fn unlower(&self, dx: &mut [f32], sc: &mut Scratch, l: Lowering, hw: (usize, usize)) {
+        let Lowering::Grid { hp, wp, len } = l else {
+            return self.col2im(&sc.col, dx, hw);
+        };
+        let (ph, pw) = self.win.pad;
+        let padded = (ph, pw) != (0, 0);
+        let dst: &mut [f32] = if padded {
+            sc.dpadded.fill(0.0);
+            &mut sc.dpadded
+        } else {
+            dx
+        };
+        let (kh, kw) = self.win.kernel;
+        let mut rows = sc.col.chunks(len);
+        for plane in dst.chunks_mut(hp * wp) {
+            for ki in 0..kh {
+                for kj in 0..kw {
+                    let row = rows.next().expect("taps rows");
+                    plane[ki * wp + kj..][..len].iter_mut().zip(row).for_each(|(d, &g)| *d += g);
+                }
+            }
+        }
+        if padded {
+            for (plane, dxs) in sc.dpadded.chunks(hp * wp).zip(dx.chunks_mut(self.h * self.w)) {
+                for (src, row) in plane[ph * wp..].chunks(wp).zip(dxs.chunks_mut(self.w)) {
+                    row.copy_from_slice(&src[pw..pw + self.w]);
+                }
+            }
+        }
     }
 
     /// One sample `x` (c, h, w) as columns `col` (taps, ho * wo).
@@ -170,7 +332,7 @@ impl Conv {
         pool: Option<(&Pool, &mut Vec<f32>)>,
     ) -> Result<()> {
         let (ho, wo) = self.out_hw()?;
-        let (positions, taps, o) = (ho * wo, self.taps(), self.o);
+        let (positions, o, lowering) = (ho * wo, self.o, self.lowering((ho, wo)));
         self.check(x.len(), w.len(), b.map(<[f32]>::len))?;
         // Every value is written below (the bias rows, or the product over them), so a buffer of
         // the right size (hybridize's, reused) is not cleared first.
@@ -193,20 +355,13 @@ impl Conv {
         for_each_part(parts, |p| {
             let mut dst = outs[p].lock().unwrap_or_else(|e| e.into_inner());
             let mut pooled = pooled.get(p).map(|m| m.lock().unwrap_or_else(|e| e.into_inner()));
-            let mut col = vec![0f32; taps * positions];
+            let (mut sc, mut grid) = (self.scratch(lowering, (ho, wo)), self.grid_buffer(lowering));
             for (s, y) in dst.chunks_mut(o * positions).enumerate() {
                 let sample = p * per + s;
-                self.im2col(&x[sample * in_len..(sample + 1) * in_len], &mut col, (ho, wo));
-                if let Some(b) = b {
-                    y.chunks_mut(positions).zip(b).for_each(|(row, &bv)| row.fill(bv));
-                }
-                let on_bias = b.is_some();
-                if let Err(e) = gemm_into_here(y, mat(w, taps, false), mat(&col, positions, false), on_bias) {
+                self.lower(&x[sample * in_len..(sample + 1) * in_len], &mut sc, lowering, (ho, wo));
+                if let Err(e) = self.product(y, w, b, &sc.col, &mut grid, lowering, (ho, wo)) {
                     *failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
                     return;
-                }
-                if let Some(a) = self.act {
-                    activate(a, y);
                 }
                 if let (Some(pool), Some(pooled)) = (pool, pooled.as_deref_mut()) {
                     let q = pooled_hw.0 * pooled_hw.1;
@@ -258,7 +413,7 @@ impl Conv {
         pool: Option<&Pool>,
     ) -> Result<ConvGrads> {
         let (ho, wo) = self.out_hw()?;
-        let (positions, taps, o) = (ho * wo, self.taps(), self.o);
+        let (positions, taps, o, lowering) = (ho * wo, self.taps(), self.o, self.lowering((ho, wo)));
         self.check(x.len(), w.len(), None)?;
         let pooled_hw = match pool {
             Some(p) => p.out_hw()?,
@@ -286,7 +441,7 @@ impl Conv {
             let mut dx = dxs.get(p).map(|m| m.lock().unwrap_or_else(|e| e.into_inner()));
             let mut sum = sums[p].lock().unwrap_or_else(|e| e.into_inner());
             let (dw, db) = &mut *sum;
-            let mut col = vec![0f32; taps * positions];
+            let (mut sc, mut grid) = (self.scratch(lowering, (ho, wo)), self.grid_buffer(lowering));
             let mut unpooled = vec![0f32; if pool.is_some() { o * positions } else { 0 }];
             for s in 0..dz.len() / chunk {
                 let sample = p * per + s;
@@ -311,14 +466,26 @@ impl Conv {
                 if need.2 {
                     db.iter_mut().zip(g.chunks(positions)).for_each(|(d, row)| *d += row.iter().sum::<f32>());
                 }
+                // The output gradient on the product's columns.
+                let (g, cols): (&[f32], usize) = match lowering {
+                    Lowering::Positions => (g, positions),
+                    Lowering::Grid { wp, len, .. } => {
+                        for (es, gs) in grid.chunks_mut(len).zip(g.chunks(positions)) {
+                            es.chunks_mut(wp)
+                                .zip(gs.chunks(wo))
+                                .for_each(|(e, g)| e[..wo].copy_from_slice(g));
+                        }
+                        (&grid, len)
+                    }
+                };
                 let done = (|| {
                     if need.1 {
-                        self.im2col(&x[sample * in_len..(sample + 1) * in_len], &mut col, (ho, wo));
-                        gemm_into_here(dw, mat(g, positions, false), mat(&col, positions, true), true)?;
+                        self.lower(&x[sample * in_len..(sample + 1) * in_len], &mut sc, lowering, (ho, wo));
+                        gemm_into_here(dw, mat(g, cols, false), mat(&sc.col, cols, true), true)?;
                     }
                     if let Some(dx) = dx.as_deref_mut() {
-                        gemm_into_here(&mut col, mat(w, taps, true), mat(g, positions, false), false)?;
-                        self.col2im(&col, &mut dx[s * in_len..(s + 1) * in_len], (ho, wo));
+                        gemm_into_here(&mut sc.col, mat(w, taps, true), mat(g, cols, false), false)?;
+                        self.unlower(&mut dx[s * in_len..(s + 1) * in_len], &mut sc, lowering, (ho, wo));
                     }
                     Ok(())
                 })();
@@ -585,9 +752,12 @@ mod tests {
         let values = |len: usize, seed: usize| -> Vec<f32> {
             (0..len).map(|i| (((i * 7919 + seed * 104_729) % 1000) as f32 / 500.0) - 1.0).collect()
         };
-        for (kernel, stride, pad) in
-            [((3, 3), (1, 1), (1, 1)), ((5, 5), (1, 1), (2, 2)), ((3, 2), (2, 3), (0, 1))]
-        {
+        for (kernel, stride, pad) in [
+            ((3, 3), (1, 1), (1, 1)),
+            ((5, 5), (1, 1), (2, 2)),
+            ((3, 2), (1, 1), (0, 0)),
+            ((3, 2), (2, 3), (0, 1)),
+        ] {
             let c = Conv { n: 3, c: 2, h: 7, w: 6, o: 4, win: Window { kernel, stride, pad }, act: None };
             let (x, w, b) = (values(3 * 2 * 7 * 6, 1), values(4 * 2 * kernel.0 * kernel.1, 2), values(4, 3));
             let mut out = vec![];

@@ -66,18 +66,17 @@ fn sigmoid(v: &mut [f32]) {
 }
 
 /// `e^x` in f32 within 2 ulp (Cephes' `expf`: x = n ln2 + r, a degree-6 polynomial in r, times
-/// 2^n), written without calls or branches so a loop of it vectorises; libm's `expf` does not,
-/// and LeNet's sigmoids take 1.6 million of them per batch. Below -87.3 it flushes towards 0 and
-/// above 88 it saturates at e^88 (about 1.65e38), which leaves a sigmoid 0 or 1 as the exact value
-/// would; NaN stays NaN.
+/// 2^n), written with float arithmetic only, so a loop of it vectorises: libm's `expf` is a call,
+/// and a float-to-int cast (`as i32`, which saturates) compiles to scalar code. LeNet's sigmoids
+/// take 1.6 million of these per batch. Below -87.3 it flushes towards 0 and above 88 it saturates
+/// at e^88 (about 1.65e38), which leaves a sigmoid 0 or 1 as the exact value would; NaN stays NaN.
 #[inline(always)]
 pub(crate) fn exp(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
+    // Adding and taking away 1.5 * 2^23 rounds an f32 of magnitude below 2^22 to an integer.
+    const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.3, 88.0);
-    let t = x * LOG2E + 0.5;
-    let n = t as i32;
-    let n = n - i32::from(n as f32 > t); // floor, also for negative t
-    let f = n as f32;
+    let f = (x * LOG2E + ROUND) - ROUND; // n = round(x / ln2), in -126..=127
     let r = x - f * 0.693_359_4 - f * -2.121_944_4e-4;
     let p = 1.987_569_1e-4f32;
     let p = p * r + 1.398_199_9e-3;
@@ -86,7 +85,10 @@ pub(crate) fn exp(x: f32) -> f32 {
     let p = p * r + 1.666_666_5e-1;
     let p = p * r + 0.5; // Cephes: 5.0000001201e-1, which is 0.5 in f32
     let y = p * r * r + r + 1.0;
-    y * f32::from_bits(((n + 127) as u32) << 23)
+    // 2^n: n + 127 + 2^23 is an f32 whose low mantissa bits are the biased exponent n + 127;
+    // shifting them into the exponent field drops the rest (NaN gives 0, and y stays NaN).
+    let two_n = f32::from_bits((f + (127.0 + 8_388_608.0)).to_bits() << 23);
+    y * two_n
 }
 
 /// `dz *= act'(z)`, written with the activation's output `y` (what the forward kept).
