@@ -82,8 +82,10 @@ enum Lowering {
     /// Stride 1: a column per position `p = oi * wp + oj` of the padded `hp x wp` grid, up to the
     /// last output (`len` columns). Output (oi, oj) reads padded pixel (oi + ki, oj + kj), so the
     /// row of tap (ci, ki, kj) is the padded plane from `ki * wp + kj` on, one contiguous run. The
-    /// columns with `oj >= wo` are computed and dropped; their gradient is zero.
-    Grid { hp: usize, wp: usize, len: usize },
+    /// columns with `oj >= wo` are computed and dropped; their gradient is zero. Rows are `cols`
+    /// long, `len` rounded up to whole SIMD vectors (zeros after `len`): gemm then reads the
+    /// columns where they are instead of packing them again.
+    Grid { hp: usize, wp: usize, len: usize, cols: usize },
 }
 
 /// One thread's buffers for lowering its samples, allocated once per call.
@@ -120,14 +122,15 @@ impl Conv {
             return Lowering::Positions;
         }
         let (hp, wp) = (self.h + 2 * self.win.pad.0, self.w + 2 * self.win.pad.1);
-        Lowering::Grid { hp, wp, len: (ho - 1) * wp + wo }
+        let len = (ho - 1) * wp + wo;
+        Lowering::Grid { hp, wp, len, cols: len.next_multiple_of(16) }
     }
 
     /// Columns of one sample's product.
     fn columns(&self, l: Lowering, (ho, wo): (usize, usize)) -> usize {
         match l {
             Lowering::Positions => ho * wo,
-            Lowering::Grid { len, .. } => len,
+            Lowering::Grid { cols, .. } => cols,
         }
     }
 
@@ -147,7 +150,7 @@ impl Conv {
     /// onto them (its dropped columns stay zero); empty for the other lowering.
     fn grid_buffer(&self, l: Lowering) -> Vec<f32> {
         match l {
-            Lowering::Grid { len, .. } => vec![0.0; self.o * len],
+            Lowering::Grid { cols, .. } => vec![0.0; self.o * cols],
             Lowering::Positions => vec![],
         }
     }
@@ -173,10 +176,10 @@ impl Conv {
                 }
                 gemm_into_here(y, mat(w, taps, false), mat(col, ho * wo, false), b.is_some())?;
             }
-            Lowering::Grid { wp, len, .. } => {
-                gemm_into_here(grid, mat(w, taps, false), mat(col, len, false), false)?;
+            Lowering::Grid { wp, cols, .. } => {
+                gemm_into_here(grid, mat(w, taps, false), mat(col, cols, false), false)?;
                 // Each grid row's first wo columns are an output row.
-                for (oc, (zs, ys)) in grid.chunks(len).zip(y.chunks_mut(ho * wo)).enumerate() {
+                for (oc, (zs, ys)) in grid.chunks(cols).zip(y.chunks_mut(ho * wo)).enumerate() {
                     let bv = b.map_or(0.0, |b| b[oc]);
                     for (zr, yr) in zs.chunks(wp).zip(ys.chunks_mut(wo)) {
                         yr.iter_mut().zip(zr).for_each(|(y, &z)| *y = z + bv);
@@ -192,7 +195,7 @@ impl Conv {
 
     /// One sample `x` (c, h, w) lowered into `sc.col` (taps, columns).
     fn lower(&self, x: &[f32], sc: &mut Scratch, l: Lowering, hw: (usize, usize)) {
-        let Lowering::Grid { hp, wp, len } = l else {
+        let Lowering::Grid { hp, wp, len, cols } = l else {
             return self.im2col(x, &mut sc.col, hw);
         };
         let (ph, pw) = self.win.pad;
@@ -208,11 +211,13 @@ impl Conv {
             &sc.padded
         };
         let (kh, kw) = self.win.kernel;
-        let mut rows = sc.col.chunks_mut(len);
+        let mut rows = sc.col.chunks_mut(cols);
         for plane in src.chunks(hp * wp) {
             for ki in 0..kh {
                 for kj in 0..kw {
-                    rows.next().expect("taps rows").copy_from_slice(&plane[ki * wp + kj..][..len]);
+                    let row = rows.next().expect("taps rows");
+                    row[..len].copy_from_slice(&plane[ki * wp + kj..][..len]);
+                    row[len..].fill(0.0);
                 }
             }
         }
@@ -221,7 +226,7 @@ impl Conv {
     /// The columns' gradient `sc.col` summed back onto one sample's gradient `dx` (c, h, w),
     /// which starts at zero.
     fn unlower(&self, dx: &mut [f32], sc: &mut Scratch, l: Lowering, hw: (usize, usize)) {
-        let Lowering::Grid { hp, wp, len } = l else {
+        let Lowering::Grid { hp, wp, len, cols } = l else {
             return self.col2im(&sc.col, dx, hw);
         };
         let (ph, pw) = self.win.pad;
@@ -233,12 +238,12 @@ impl Conv {
             dx
         };
         let (kh, kw) = self.win.kernel;
-        let mut rows = sc.col.chunks(len);
+        let mut rows = sc.col.chunks(cols);
         for plane in dst.chunks_mut(hp * wp) {
             for ki in 0..kh {
                 for kj in 0..kw {
                     let row = rows.next().expect("taps rows");
-                    plane[ki * wp + kj..][..len].iter_mut().zip(row).for_each(|(d, &g)| *d += g);
+                    plane[ki * wp + kj..][..len].iter_mut().zip(&row[..len]).for_each(|(d, &g)| *d += g);
                 }
             }
         }
@@ -469,13 +474,13 @@ impl Conv {
                 // The output gradient on the product's columns.
                 let (g, cols): (&[f32], usize) = match lowering {
                     Lowering::Positions => (g, positions),
-                    Lowering::Grid { wp, len, .. } => {
-                        for (es, gs) in grid.chunks_mut(len).zip(g.chunks(positions)) {
+                    Lowering::Grid { wp, cols, .. } => {
+                        for (es, gs) in grid.chunks_mut(cols).zip(g.chunks(positions)) {
                             es.chunks_mut(wp)
                                 .zip(gs.chunks(wo))
                                 .for_each(|(e, g)| e[..wo].copy_from_slice(g));
                         }
-                        (&grid, len)
+                        (&grid, cols)
                     }
                 };
                 let done = (|| {
@@ -583,6 +588,15 @@ impl Pool {
         let (kh, kw) = self.win.kernel;
         let area = (kh * kw) as f32;
         for (oi, gr) in g.chunks(wo).enumerate().take(ho) {
+            if (kh, kw, self.kind) == (2, 2, PoolKind::Avg) {
+                // The common 2x2 average: each gradient to its four inputs, without the generic loops.
+                let (r0, r1) = d[oi * 2 * self.w..(oi * 2 + 2) * self.w].split_at_mut(self.w);
+                for ((a, b), &gv) in r0.chunks_exact_mut(2).zip(r1.chunks_exact_mut(2)).zip(gr) {
+                    let v = gv / area;
+                    (a[0], a[1], b[0], b[1]) = (v, v, v, v);
+                }
+                continue;
+            }
             match self.kind {
                 PoolKind::Avg => {
                     let rows = &mut d[oi * kh * self.w..(oi * kh + kh) * self.w];
