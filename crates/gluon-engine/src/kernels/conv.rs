@@ -349,8 +349,10 @@ impl Conv {
         let (pool, pooled_hw, pooled) = match pool {
             Some((p, buf)) => {
                 let (hp, wp) = p.out_hw()?;
-                buf.clear();
-                buf.resize(self.n * o * hp * wp, 0.0);
+                // Every pooled value is written below: a reused buffer is not cleared first.
+                if buf.len() != self.n * o * hp * wp {
+                    *buf = vec![0.0; self.n * o * hp * wp];
+                }
                 (Some(p), (hp, wp), parts_of(buf, per * o * hp * wp))
             }
             None => (None, (0, 0), vec![]),
