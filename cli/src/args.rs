@@ -131,7 +131,8 @@ pub enum Cmd {
         files: Vec<PathBuf>,
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
-        /// Also draw the SVG plot here.
+        /// Also draw the SVG plot here; with several files, one plot overlaying them (a line per
+        /// file and backend, labelled `file: backend`).
         #[arg(long)]
         plot: Option<PathBuf>,
         /// Overwrite an existing --plot file.

@@ -114,8 +114,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Report { files, format, plot, force } => {
             if let [_, _, ..] = files.as_slice() {
-                if plot.is_some() || matches!(format, Format::Csv) {
-                    anyhow::bail!("several files make one table; --plot and --format csv take one file");
+                if matches!(format, Format::Csv) {
+                    anyhow::bail!("several files make one table; --format csv takes one file");
+                }
+                if let Some(p) = &plot {
+                    mlcmp_core::output::check_target(p, force)?;
                 }
                 let all = files
                     .iter()
@@ -123,6 +126,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .collect::<Result<Vec<_>>>()?;
                 let style = if matches!(format, Format::Markdown) { Style::Markdown } else { Style::Text };
                 say!("{}", export::machines::machines_table(&all, style));
+                if let Some(p) = plot {
+                    // Lines are labelled by file stem, or by path where two stems are the same.
+                    let stems: Vec<String> = files
+                        .iter()
+                        .map(|f| {
+                            f.file_stem().map_or(f.display().to_string(), |s| s.to_string_lossy().into())
+                        })
+                        .collect();
+                    let unique = (1..stems.len()).all(|i| !stems[..i].contains(&stems[i]));
+                    let labelled: Vec<(String, Results)> = match unique {
+                        true => stems.into_iter().zip(all.into_iter().map(|(_, r)| r)).collect(),
+                        false => all,
+                    };
+                    export::plot::write_svg_overlay(&labelled, &p, force)?;
+                    eprintln!("plot written to {}", p.display());
+                }
                 return Ok(ExitCode::SUCCESS);
             }
             let file = &files[0];

@@ -334,7 +334,36 @@ fn report_puts_several_machines_in_one_table() {
             "{file}: {out}"
         );
     }
-    let o = mlcmp(&["report", amd.to_str().unwrap(), intel.to_str().unwrap(), "--plot", "x.svg"]);
+    let o = mlcmp(&["report", amd.to_str().unwrap(), intel.to_str().unwrap(), "--format", "csv"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).1.contains("--plot and --format csv take one file"), "{}", text(&o).1);
+    assert!(text(&o).1.contains("--format csv takes one file"), "{}", text(&o).1);
+
+    // --plot overlays the files: a line per file and backend, each machine in the title.
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("machines.svg");
+    let o =
+        mlcmp(&["report", amd.to_str().unwrap(), intel.to_str().unwrap(), "--plot", svg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    for label in
+        ["baseline: torch", "baseline: gluon", "baseline-intel-xeon: torch", "baseline-intel-xeon: gluon"]
+    {
+        assert!(drawn.contains(label), "{label} missing from the plot");
+    }
+    assert!(
+        drawn.contains("AMD EPYC") && drawn.contains("Intel(R) Xeon(R)"),
+        "machines missing from the title"
+    );
+    // Files of different models are not drawn together.
+    let lenet = root.join("results/lenet-bench.json");
+    let o = mlcmp(&[
+        "report",
+        amd.to_str().unwrap(),
+        lenet.to_str().unwrap(),
+        "--plot",
+        svg.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("plot files of one model together"), "{}", text(&o).1);
 }

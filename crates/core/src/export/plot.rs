@@ -1,13 +1,14 @@
 //! One SVG with three panels: avg loss, test accuracy and epoch time per epoch, each backend a solid
 //! line and the article's published PyTorch and MXNet numbers dashed. With `compare --seeds` each
-//! line is the median over the seeds and a shaded band their range.
+//! line is the median over the seeds and a shaded band their range. [`svg_overlay`] draws several
+//! results files (runners, machines, thread counts) in one plot, each line `file: backend`.
 
 use crate::article;
 use crate::output::write_atomic;
 use crate::results::Results;
 use crate::run::EpochResult;
 use crate::stats::median;
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -91,7 +92,6 @@ fn bounds(all: impl Iterator<Item = f64>) -> (f64, f64) {
     ((lo - pad).max(0.0), hi + pad)
 }
 
-/// Write the three-panel SVG for `res`.
 /// Draw the plot and write it to `path` like every other output (atomically; an existing file is
 /// replaced only with `force`).
 pub fn write_svg(res: &Results, path: &Path, force: bool) -> Result<()> {
@@ -100,12 +100,59 @@ pub fn write_svg(res: &Results, path: &Path, force: bool) -> Result<()> {
 
 /// The plot as SVG text.
 pub fn svg(res: &Results) -> Result<String> {
+    let seeds = match res.seeds().len() > 1 {
+        true => format!(", median and range over seeds {:?}", res.seeds()),
+        false => String::new(),
+    };
+    let title = format!(
+        "mlcmp: {} recipe on {} ({} threads){seeds}",
+        res.recipe.name, res.machine.cpu, res.machine.threads
+    );
     let mut out = String::new();
-    draw(res, &mut out)?;
+    draw(res, &title, &mut out)?;
     Ok(out)
 }
 
-fn draw(res: &Results, out: &mut String) -> Result<()> {
+/// [`write_svg`] for several files overlaid: see [`svg_overlay`].
+pub fn write_svg_overlay(files: &[(String, Results)], path: &Path, force: bool) -> Result<()> {
+    write_atomic(path, svg_overlay(files)?.as_bytes(), force)
+}
+
+/// Several results files, each given with its label, in one plot: every backend of every file is a
+/// line named `label: backend`, and the title names each file's machine. The files must share a
+/// model (the panels compare like with like).
+pub fn svg_overlay(files: &[(String, Results)]) -> Result<String> {
+    let Some((_, first)) = files.first() else { bail!("no results files to plot") };
+    if let Some((label, other)) = files.iter().find(|(_, r)| r.recipe.model != first.recipe.model) {
+        bail!(
+            "{label} holds the {} model and {} the {} one; plot files of one model together",
+            other.recipe.model.name(),
+            files[0].0,
+            first.recipe.model.name()
+        );
+    }
+    let mut merged = first.clone();
+    merged.runs = files
+        .iter()
+        .flat_map(|(label, r)| {
+            r.runs.iter().map(move |run| {
+                let mut run = run.clone();
+                run.backend = format!("{label}: {}", run.backend);
+                run
+            })
+        })
+        .collect();
+    let machines: Vec<String> = files
+        .iter()
+        .map(|(label, r)| format!("{label} = {} ({} threads)", r.machine.cpu, r.machine.threads))
+        .collect();
+    let title = format!("mlcmp: {} recipe; {}", first.recipe.name, machines.join("; "));
+    let mut out = String::new();
+    draw(&merged, &title, &mut out)?;
+    Ok(out)
+}
+
+fn draw(res: &Results, title: &str, out: &mut String) -> Result<()> {
     let names = backends(res);
     let seeds = res.seeds().len() > 1;
     let panels = [
@@ -134,17 +181,7 @@ fn draw(res: &Results, out: &mut String) -> Result<()> {
     let root = SVGBackend::with_string(out, (1500, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
     let (top, body) = root.split_vertically(36);
-    top.titled(
-        &format!(
-            "mlcmp: {} recipe on {} ({} threads){}",
-            res.recipe.name,
-            res.machine.cpu,
-            res.machine.threads,
-            if seeds { format!(", median and range over seeds {:?}", res.seeds()) } else { String::new() }
-        ),
-        ("sans-serif", 18),
-    )
-    .map_err(|e| anyhow!("{e}"))?;
+    top.titled(title, ("sans-serif", 18)).map_err(|e| anyhow!("{e}"))?;
     let areas = body.split_evenly((1, 3));
     for (area, p) in areas.iter().zip(&panels) {
         let lines: Vec<(String, Points)> = names.iter().map(|b| (b.clone(), series(res, b, p.get))).collect();
