@@ -214,6 +214,15 @@ fn transforms_and_transform_first() {
     for (a, b) in fused.to_vec().unwrap().iter().zip(stepwise.to_vec().unwrap()) {
         assert!((a - b).abs() < 1e-5, "{a} vs {b}");
     }
+    // A batch of several samples of a larger image: every sample and channel in place.
+    let big = NDArray::from_u8((0..5 * 90 * 80 * 3).map(|i| (i * 37 % 256) as u8).collect(), (5, 90, 80, 3))
+        .unwrap();
+    let fused = Compose::new(vec![Box::new(ToTensor), Box::new(norm())]).apply(&big).unwrap();
+    let stepwise = norm().apply(&ToTensor.apply(&big).unwrap()).unwrap();
+    assert_eq!(fused.shape(), vec![5, 3, 90, 80]);
+    for (a, b) in fused.to_vec().unwrap().iter().zip(stepwise.to_vec().unwrap()) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
 }
 
 #[test]

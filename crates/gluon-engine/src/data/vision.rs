@@ -75,18 +75,16 @@ pub mod transforms {
                 std::array::from_fn(|p| steps.iter().fold(p as f32 / 255.0, |v, &(m, s)| (v - m) / s))
             })
             .collect();
-        let plane = h * w;
-        let mut out = vec![0f32; n * plane * c];
+        // Written in order (sample, channel, pixel), straight into the new buffer: no zero-fill.
+        let mut out = Vec::with_capacity(n * h * w * c);
         crate::kernels::storage::with_u8(&t, |px| {
-            for (src, dst) in px.chunks(plane * c).zip(out.chunks_mut(plane * c)) {
-                if let [lut] = &luts[..] {
-                    // One channel: HWC and CHW are the same order.
-                    dst.iter_mut().zip(src).for_each(|(o, &p)| *o = lut[p as usize]);
-                    continue;
-                }
+            if let [lut] = &luts[..] {
+                // One channel: HWC and CHW are the same order.
+                return out.extend(px.iter().map(|&p| lut[p as usize]));
+            }
+            for src in px.chunks(h * w * c) {
                 for (ch, lut) in luts.iter().enumerate() {
-                    let d = &mut dst[ch * plane..(ch + 1) * plane];
-                    d.iter_mut().zip(src.iter().skip(ch).step_by(c)).for_each(|(o, &p)| *o = lut[p as usize]);
+                    out.extend(src.iter().skip(ch).step_by(c).map(|&p| lut[p as usize]));
                 }
             }
         })?;
