@@ -1,5 +1,6 @@
-//! The recipe's two big products timed with this engine: `cargo run --release -p mlcmp-gluon-engine --example matmul`.
-//! Prints the median GFLOP/s of 500 calls each (after a warm-up).
+//! The recipe's two big products timed with this engine: `cargo run --release -p mlcmp-gluon-engine
+//! --example matmul [threads] [batch] [hidden]` (default 2, 128, 256). Prints the median GFLOP/s
+//! of 500 calls each (after a warm-up).
 mod common;
 
 use std::time::Instant;
@@ -14,13 +15,19 @@ fn rate(name: &str, flops: f64, f: impl Fn()) {
 fn main() {
     let threads: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(2);
     mlcmp_gluon_engine::set_num_threads(threads);
-    let (b, k, h) = (128, 784, 256);
+    let arg =
+        |i: usize, default: usize| std::env::args().nth(i).and_then(|s| s.parse().ok()).unwrap_or(default);
+    let (b, k, h) = (arg(2, 128), 784, arg(3, 256));
     let x = random::uniform(-1.0, 1.0, (b, k));
     let w = random::uniform(-1.0, 1.0, (h, k));
     let g = random::uniform(-1.0, 1.0, (b, h));
     let flops = 2.0 * (b * k * h) as f64;
-    rate("forward  x . W^T   (128x784).(784x256)", flops, || drop(nd::dot(&x, &w, false, true).unwrap()));
-    rate("backward g^T . x   (256x128).(128x784)", flops, || drop(nd::dot(&g, &x, true, false).unwrap()));
+    rate(&format!("forward  x . W^T   ({b}x{k}).({k}x{h})"), flops, || {
+        drop(nd::dot(&x, &w, false, true).unwrap())
+    });
+    rate(&format!("backward g^T . x   ({h}x{b}).({b}x{k})"), flops, || {
+        drop(nd::dot(&g, &x, true, false).unwrap())
+    });
     // The same product after 100 us of single-threaded work, as in a training step: the pool's
     // threads have gone to sleep and must be woken.
     let busy = || {
