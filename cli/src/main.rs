@@ -124,22 +124,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .iter()
                     .map(|p| Ok((p.display().to_string(), Results::load(p)?)))
                     .collect::<Result<Vec<_>>>()?;
+                // The plot is drawn before anything is printed, so a refusal leaves no half output.
+                let drawn = match &plot {
+                    Some(p) => {
+                        // Lines are labelled by file stem, or by path where two stems are the same.
+                        let stems: Vec<String> = files
+                            .iter()
+                            .map(|f| {
+                                f.file_stem().map_or(f.display().to_string(), |s| s.to_string_lossy().into())
+                            })
+                            .collect();
+                        let unique = (1..stems.len()).all(|i| !stems[..i].contains(&stems[i]));
+                        let labels =
+                            if unique { stems } else { all.iter().map(|(n, _)| n.clone()).collect() };
+                        let labelled: Vec<(String, Results)> =
+                            labels.into_iter().zip(all.iter().map(|(_, r)| r.clone())).collect();
+                        Some((p, export::plot::svg_overlay(&labelled)?))
+                    }
+                    None => None,
+                };
                 let style = if matches!(format, Format::Markdown) { Style::Markdown } else { Style::Text };
                 say!("{}", export::machines::machines_table(&all, style));
-                if let Some(p) = plot {
-                    // Lines are labelled by file stem, or by path where two stems are the same.
-                    let stems: Vec<String> = files
-                        .iter()
-                        .map(|f| {
-                            f.file_stem().map_or(f.display().to_string(), |s| s.to_string_lossy().into())
-                        })
-                        .collect();
-                    let unique = (1..stems.len()).all(|i| !stems[..i].contains(&stems[i]));
-                    let labelled: Vec<(String, Results)> = match unique {
-                        true => stems.into_iter().zip(all.into_iter().map(|(_, r)| r)).collect(),
-                        false => all,
-                    };
-                    export::plot::write_svg_overlay(&labelled, &p, force)?;
+                if let Some((p, svg)) = drawn {
+                    mlcmp_core::output::write_atomic(p, svg.as_bytes(), force)?;
                     eprintln!("plot written to {}", p.display());
                 }
                 return Ok(ExitCode::SUCCESS);

@@ -366,4 +366,5 @@ fn report_puts_several_machines_in_one_table() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("plot files of one model together"), "{}", text(&o).1);
+    assert!(o.stdout.is_empty(), "a refused plot prints no table either: {}", text(&o).0);
 }

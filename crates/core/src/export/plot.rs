@@ -113,11 +113,6 @@ pub fn svg(res: &Results) -> Result<String> {
     Ok(out)
 }
 
-/// [`write_svg`] for several files overlaid: see [`svg_overlay`].
-pub fn write_svg_overlay(files: &[(String, Results)], path: &Path, force: bool) -> Result<()> {
-    write_atomic(path, svg_overlay(files)?.as_bytes(), force)
-}
-
 /// Several results files, each given with its label, in one plot: every backend of every file is a
 /// line named `label: backend`, and the title names each file's machine. The files must share a
 /// model (the panels compare like with like).
