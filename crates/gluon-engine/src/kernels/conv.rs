@@ -156,7 +156,6 @@ impl Conv {
     }
 
     /// One sample's `y = act(w . cols + b)` (o, ho * wo) from its lowered columns `col`.
-    #[allow(clippy::too_many_arguments)]
     fn product(
         &self,
         y: &mut [f32],
@@ -164,11 +163,10 @@ impl Conv {
         b: Option<&[f32]>,
         col: &[f32],
         grid: &mut [f32],
-        l: Lowering,
-        (ho, wo): (usize, usize),
     ) -> Result<()> {
+        let (ho, wo) = self.out_hw()?;
         let taps = self.taps();
-        match l {
+        match self.lowering((ho, wo)) {
             Lowering::Positions => {
                 // The product accumulates on top of the bias rows.
                 if let Some(b) = b {
@@ -366,7 +364,7 @@ impl Conv {
             for (s, y) in dst.chunks_mut(o * positions).enumerate() {
                 let sample = p * per + s;
                 self.lower(&x[sample * in_len..(sample + 1) * in_len], &mut sc, lowering, (ho, wo));
-                if let Err(e) = self.product(y, w, b, &sc.col, &mut grid, lowering, (ho, wo)) {
+                if let Err(e) = self.product(y, w, b, &sc.col, &mut grid) {
                     *failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
                     return;
                 }
