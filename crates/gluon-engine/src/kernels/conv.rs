@@ -254,6 +254,49 @@ impl Conv {
         }
     }
 
+    /// One sample's output gradient `dz` on the grid's columns (`grid`, o rows of `cols`), one
+    /// channel plane at a time while it is in cache: taken back through the pooling (`pool`, with
+    /// its output size) when there is one, times the activation's derivative at `y`, each
+    /// channel's sum added to `db` (empty when not asked for). The dropped columns are never
+    /// written and stay zero.
+    fn grid_gradient(
+        &self,
+        grid: &mut [f32],
+        dz: &[f32],
+        y: &[f32],
+        pool: Option<(&Pool, (usize, usize))>,
+        (ho, wo): (usize, usize),
+        db: &mut [f32],
+    ) {
+        let Lowering::Grid { wp, len, cols, .. } = self.lowering((ho, wo)) else {
+            unreachable!("grid_gradient is only called for the grid lowering")
+        };
+        let dz_plane = pool.map_or(ho * wo, |(_, (hq, wq))| hq * wq);
+        for (oc, (plane, (dz, y))) in
+            grid.chunks_mut(cols).zip(dz.chunks(dz_plane).zip(y.chunks(ho * wo))).enumerate()
+        {
+            let plane = &mut plane[..len];
+            match pool {
+                Some((pool, hq)) => {
+                    if !pool.writes_every_gradient(hq) {
+                        plane.fill(0.0);
+                    }
+                    pool.backward_plane(y, dz, plane, wp, hq);
+                }
+                None => {
+                    plane.chunks_mut(wp).zip(dz.chunks(wo)).for_each(|(r, d)| r[..wo].copy_from_slice(d));
+                }
+            }
+            let rows = plane.chunks_mut(wp).zip(y.chunks(wo));
+            if let Some(a) = self.act {
+                rows.for_each(|(r, y)| activate_backward(a, &mut r[..wo], y));
+            }
+            if let Some(d) = db.get_mut(oc) {
+                *d += plane.chunks(wp).map(|r| r[..wo].iter().sum::<f32>()).sum::<f32>();
+            }
+        }
+    }
+
     /// One sample `x` (c, h, w) as columns `col` (taps, ho * wo).
     fn im2col(&self, x: &[f32], col: &mut [f32], (ho, wo): (usize, usize)) {
         let Window { kernel: (kh, kw), stride: (sh, sw), pad: (ph, pw) } = self.win;
@@ -447,40 +490,41 @@ impl Conv {
             let mut sum = sums[p].lock().unwrap_or_else(|e| e.into_inner());
             let (dw, db) = &mut *sum;
             let (mut sc, mut grid) = (self.scratch(lowering, (ho, wo)), self.grid_buffer(lowering));
-            let mut unpooled = vec![0f32; if pool.is_some() { o * positions } else { 0 }];
+            let unpooled_len = match lowering {
+                Lowering::Positions if pool.is_some() => o * positions,
+                _ => 0,
+            };
+            let mut unpooled = vec![0f32; unpooled_len];
             for s in 0..dz.len() / chunk {
                 let sample = p * per + s;
                 let at = sample * o * positions;
                 let ys = &y[at..at + o * positions];
-                let g: &mut [f32] = match pool {
-                    Some(pool) => {
-                        unpooled.fill(0.0);
-                        let q = pooled_hw.0 * pooled_hw.1;
-                        let gp = dz[s * chunk..(s + 1) * chunk].chunks(q);
-                        for ((d, gp), yp) in unpooled.chunks_mut(positions).zip(gp).zip(ys.chunks(positions))
-                        {
-                            pool.backward_plane(yp, gp, d, pooled_hw);
-                        }
-                        &mut unpooled
-                    }
-                    None => &mut dz[s * chunk..(s + 1) * chunk],
-                };
-                if let Some(a) = self.act {
-                    activate_backward(a, g, ys);
-                }
-                if need.2 {
-                    db.iter_mut().zip(g.chunks(positions)).for_each(|(d, row)| *d += row.iter().sum::<f32>());
-                }
-                // The output gradient on the product's columns.
+                let dz = &mut dz[s * chunk..(s + 1) * chunk];
+                // The output gradient on the product's columns, db summed on the way.
                 let (g, cols): (&[f32], usize) = match lowering {
-                    Lowering::Positions => (g, positions),
-                    Lowering::Grid { wp, cols, .. } => {
-                        for (es, gs) in grid.chunks_mut(cols).zip(g.chunks(positions)) {
-                            es.chunks_mut(wp)
-                                .zip(gs.chunks(wo))
-                                .for_each(|(e, g)| e[..wo].copy_from_slice(g));
-                        }
+                    Lowering::Grid { cols, .. } => {
+                        self.grid_gradient(&mut grid, dz, ys, pool.map(|p| (p, pooled_hw)), (ho, wo), db);
                         (&grid, cols)
+                    }
+                    Lowering::Positions => {
+                        let g: &mut [f32] = match pool {
+                            Some(pool) => {
+                                unpooled.fill(0.0);
+                                let planes = unpooled.chunks_mut(positions).zip(ys.chunks(positions));
+                                for ((d, yp), gp) in planes.zip(dz.chunks(pooled_hw.0 * pooled_hw.1)) {
+                                    pool.backward_plane(yp, gp, d, wo, pooled_hw);
+                                }
+                                &mut unpooled
+                            }
+                            None => dz,
+                        };
+                        if let Some(a) = self.act {
+                            activate_backward(a, g, ys);
+                        }
+                        db.iter_mut()
+                            .zip(g.chunks(positions))
+                            .for_each(|(d, row)| *d += row.iter().sum::<f32>());
+                        (g, positions)
                     }
                 };
                 let done = (|| {
@@ -591,14 +635,16 @@ impl Pool {
         }
     }
 
-    /// A tiled plane's backward into `d` (zeroed).
-    fn backward_tiles(&self, x: &[f32], g: &[f32], d: &mut [f32], (ho, wo): (usize, usize)) {
+    /// A tiled plane's backward into `d` (zeroed; rows `stride` apart).
+    fn backward_tiles(&self, x: &[f32], g: &[f32], d: &mut [f32], stride: usize, (ho, wo): (usize, usize)) {
         let (kh, kw) = self.win.kernel;
         let area = (kh * kw) as f32;
         for (oi, gr) in g.chunks(wo).enumerate().take(ho) {
             if (kh, kw, self.kind) == (2, 2, PoolKind::Avg) {
                 // The common 2x2 average: each gradient to its four inputs, without the generic loops.
-                let (r0, r1) = d[oi * 2 * self.w..(oi * 2 + 2) * self.w].split_at_mut(self.w);
+                let rows = &mut d[oi * 2 * stride..];
+                let (r0, r1) = rows.split_at_mut(stride);
+                let (r0, r1) = (&mut r0[..self.w], &mut r1[..self.w]);
                 for ((a, b), &gv) in r0.chunks_exact_mut(2).zip(r1.chunks_exact_mut(2)).zip(gr) {
                     let v = gv / area;
                     (a[0], a[1], b[0], b[1]) = (v, v, v, v);
@@ -607,16 +653,15 @@ impl Pool {
             }
             match self.kind {
                 PoolKind::Avg => {
-                    let rows = &mut d[oi * kh * self.w..(oi * kh + kh) * self.w];
-                    for row in rows.chunks_mut(self.w) {
-                        for (win, &gv) in row.chunks_mut(kw).zip(gr) {
+                    for r in oi * kh..oi * kh + kh {
+                        for (win, &gv) in d[r * stride..][..self.w].chunks_mut(kw).zip(gr) {
                             win.fill(gv / area);
                         }
                     }
                 }
                 PoolKind::Max => {
                     for (oj, &gv) in gr.iter().enumerate() {
-                        d[self.argmax(x, oi, oj)] += gv;
+                        d[self.restride(self.argmax(x, oi, oj), stride)] += gv;
                     }
                 }
             }
@@ -669,21 +714,34 @@ impl Pool {
         }
     }
 
-    /// One plane's input gradient `d` (h, w; zeroed) from its output gradient `g` and input `x`.
-    fn backward_plane(&self, x: &[f32], g: &[f32], d: &mut [f32], (ho, wo): (usize, usize)) {
+    /// Whether the backward writes every input gradient (average windows that tile the whole
+    /// input), so its target needs no zeroing first.
+    fn writes_every_gradient(&self, (ho, wo): (usize, usize)) -> bool {
+        let (kh, kw) = self.win.kernel;
+        self.tiles() && self.kind == PoolKind::Avg && ho * kh == self.h && wo * kw == self.w
+    }
+
+    /// A plane index `i * w + j` as `i * stride + j`.
+    fn restride(&self, at: usize, stride: usize) -> usize {
+        at / self.w * stride + at % self.w
+    }
+
+    /// One plane's input gradient `d` (h rows `stride` apart; zeroed unless
+    /// [`Pool::writes_every_gradient`]) from its output gradient `g` and input `x` (h, w).
+    fn backward_plane(&self, x: &[f32], g: &[f32], d: &mut [f32], stride: usize, (ho, wo): (usize, usize)) {
         if self.tiles() {
-            return self.backward_tiles(x, g, d, (ho, wo));
+            return self.backward_tiles(x, g, d, stride, (ho, wo));
         }
         let area = (self.win.kernel.0 * self.win.kernel.1) as f32;
         for oi in 0..ho {
             for oj in 0..wo {
                 let gv = g[oi * wo + oj];
                 match self.kind {
-                    PoolKind::Max => d[self.argmax(x, oi, oj)] += gv,
+                    PoolKind::Max => d[self.restride(self.argmax(x, oi, oj), stride)] += gv,
                     PoolKind::Avg => {
                         let (rows, cols) = self.span(oi, oj);
                         for i in rows {
-                            d[i * self.w..][cols.clone()].iter_mut().for_each(|v| *v += gv / area);
+                            d[i * stride..][cols.clone()].iter_mut().for_each(|v| *v += gv / area);
                         }
                     }
                 }
@@ -725,7 +783,7 @@ impl Pool {
                 let plane = p * per + q;
                 let (x, g) =
                     (&x[plane * self.h * self.w..][..self.h * self.w], &dz[plane * ho * wo..][..ho * wo]);
-                self.backward_plane(x, g, d, (ho, wo));
+                self.backward_plane(x, g, d, self.w, (ho, wo));
             }
         });
         drop(dxs);
