@@ -4,9 +4,10 @@
 //! A convolution is one product per sample: the sample lowered to columns (im2col: a row per input
 //! channel and kernel offset, a column per output position), then filters (out x in*kh*kw) times
 //! columns, accumulated on top of the bias rows, with the activation applied in place. The backward
-//! is the same product transposed both ways: dW += dz . cols^T, and dcols = W^T . dz summed back
-//! onto the input (col2im). Samples are split across the engine's threads, each with its own column
-//! buffer, so every product runs on one core and no thread waits on another inside a batch.
+//! is the same product transposed both ways: dW^T += cols . dz^T (in that orientation gemm packs
+//! the small dz, not the lowered columns), and dcols = W^T . dz summed back onto the input
+//! (col2im). Samples are split across the engine's threads, each with its own column buffer, so
+//! every product runs on one core and no thread waits on another inside a batch.
 //!
 //! With stride 1 the columns follow the padded input's own grid instead ([`Lowering::Grid`]): each
 //! lowered row is then one contiguous run of the padded plane, one copy where im2col makes one per
