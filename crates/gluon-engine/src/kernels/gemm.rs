@@ -1,4 +1,4 @@
-//! Matrix products on f32 slices: gemm's kernel on row blocks spread over the engine's threads.
+//! Matrix products on f32 slices: gemm's kernel on row or column blocks spread over the engine's threads.
 //! (candle hands the whole product to gemm, which keeps a 128x784x256 product on one core.)
 //! gemm is built with its `x86-v4` feature: on a CPU with AVX-512 it picks 512-bit kernels at run
 //! time (else its AVX2/FMA ones). Without it, on an AVX-512 Intel Xeon, the engine's products ran
@@ -126,56 +126,24 @@ unsafe fn gemm_ptr(dst: *mut f32, a: Mat, b: Mat, accumulate: bool, split: bool)
     } else {
         [(0, k), (k, k)]
     };
-    // Rows r0..r1 of dst.
-    let block = |r0: usize, r1: usize| {
+    // Rows r0..r1 and columns c0..c1 of dst.
+    let block = |(r0, r1): (usize, usize), (c0, c1): (usize, usize)| {
         let d = &dst;
         for (i, &(k0, k1)) in halves.iter().enumerate().filter(|(_, (k0, k1))| k1 > k0) {
             let acc = accumulate || i > 0;
             // SAFETY: the pointers and strides describe rows r0..r1 and columns k0..k1 of op(a),
-            // rows k0..k1 of op(b) and rows r0..r1 of dst, all inside their buffers.
+            // rows k0..k1 and columns c0..c1 of op(b) and that block of dst, all inside their
+            // buffers.
             unsafe {
                 gemm::gemm(
                     r1 - r0,
-                    n,
+                    c1 - c0,
                     k1 - k0,
-                    d.0.add(r0 * n),
+                    d.0.add(r0 * n + c0),
                     1,
                     n as isize,
                     acc,
                     a.v.as_ptr().add(r0 * a_rs + k0 * a_cs),
-                    a_cs as isize,
-                    a_rs as isize,
-                    b.v.as_ptr().add(k0 * b_rs),
-                    b_cs as isize,
-                    b_rs as isize,
-                    if acc { 1.0 } else { 0.0 },
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                )
-            }
-        }
-    };
-    // Columns c0..c1 of dst: rows c0..c1 of the operand gemm packs when op(b)'s columns are
-    // strided, so each thread packs only its share of it.
-    let block_cols = |c0: usize, c1: usize| {
-        let d = &dst;
-        for (i, &(k0, k1)) in halves.iter().enumerate().filter(|(_, (k0, k1))| k1 > k0) {
-            let acc = accumulate || i > 0;
-            // SAFETY: rows 0..m and columns c0..c1 of dst, columns k0..k1 of op(a), rows k0..k1
-            // and columns c0..c1 of op(b), all inside their buffers.
-            unsafe {
-                gemm::gemm(
-                    m,
-                    c1 - c0,
-                    k1 - k0,
-                    d.0.add(c0),
-                    1,
-                    n as isize,
-                    acc,
-                    a.v.as_ptr().add(k0 * a_cs),
                     a_cs as isize,
                     a_rs as isize,
                     b.v.as_ptr().add(k0 * b_rs + c0 * b_cs),
@@ -201,12 +169,12 @@ unsafe fn gemm_ptr(dst: *mut f32, a: Mat, b: Mat, accumulate: bool, split: bool)
     if threads > 1 && b_cs != 1 && n >= 2 * 16 {
         // Whole SIMD vectors per part, so gemm need not repack a part for a ragged edge.
         let cols = n.div_ceil(threads).next_multiple_of(16);
-        for_each_part(n.div_ceil(cols), |c| block_cols(c * cols, ((c + 1) * cols).min(n)));
+        for_each_part(n.div_ceil(cols), |c| block((0, m), (c * cols, ((c + 1) * cols).min(n))));
         return;
     }
     let threads = threads.min(m);
     let rows = m.div_ceil(threads);
-    for_each_part(m.div_ceil(rows), |c| block(c * rows, ((c + 1) * rows).min(m)));
+    for_each_part(m.div_ceil(rows), |r| block((r * rows, ((r + 1) * rows).min(m)), (0, n)));
 }
 
 /// `op(a) . op(b)` for 2-d f32 tensors, `op` transposing when asked.
