@@ -288,9 +288,11 @@ impl Conv {
                     plane.chunks_mut(wp).zip(dz.chunks(wo)).for_each(|(r, d)| r[..wo].copy_from_slice(d));
                 }
             }
-            let rows = plane.chunks_mut(wp).zip(y.chunks(wo));
             if let Some(a) = self.act {
-                rows.for_each(|(r, y)| activate_backward(a, &mut r[..wo], y));
+                plane
+                    .chunks_mut(wp)
+                    .zip(y.chunks(wo))
+                    .for_each(|(r, y)| activate_backward(a, &mut r[..wo], y));
             }
             if let Some(d) = db.get_mut(oc) {
                 *d += plane.chunks(wp).map(|r| r[..wo].iter().sum::<f32>()).sum::<f32>();

@@ -1,5 +1,5 @@
-//! Matrix products on f32 slices: gemm's kernel on row or column blocks spread over the engine's threads.
-//! (candle hands the whole product to gemm, which keeps a 128x784x256 product on one core.)
+//! Matrix products on f32 slices: gemm's kernel on row or column blocks spread over the engine's
+//! threads. (candle hands the whole product to gemm, which keeps a 128x784x256 product on one core.)
 //! gemm is built with its `x86-v4` feature: on a CPU with AVX-512 it picks 512-bit kernels at run
 //! time (else its AVX2/FMA ones). Without it, on an AVX-512 Intel Xeon, the engine's products ran
 //! at half libtorch's rate (about 120 against 230 GFLOP/s) and gluon's epoch at 0.78x torch's
