@@ -535,7 +535,7 @@ impl Conv {
                         self.lower(&x[sample * in_len..(sample + 1) * in_len], &mut sc, lowering, (ho, wo));
                         // dW^T += cols . g^T, not dW += g . cols^T: gemm packs its left operand
                         // when that is not column-major, and here that is g (o x cols), where
-                        // dW's orientation made it repack every sample's lowered columns, 1.5 to
+                        // dW's orientation made it repack every sample's lowered columns, 4 to
                         // 9 times larger (10% of LeNet's training step).
                         gemm_into_here(dw, mat(&sc.col, cols, false), mat(g, cols, true), true)?;
                     }
