@@ -173,7 +173,8 @@ fn convolution_networks_plan_like_imperative() {
     };
     plans_like_imperative(lenet, x.clone(), y.clone(), "lenet-like");
     // A separate activation fused into its convolution, an overlapping padded pooling (the general
-    // path), a strided convolution without bias or activation, a standalone pooling after a pooling.
+    // path), a standalone pooling after a pooling, a strided convolution without bias or activation
+    // and a pooling fused into it (the lowering with a column per output position).
     let other = || {
         let net = nn::Sequential::new();
         net.name_scope(|| {
@@ -182,6 +183,7 @@ fn convolution_networks_plan_like_imperative() {
             net.add(nn::MaxPool2D::new(3).strides(1).padding(1));
             net.add(nn::AvgPool2D::new(2));
             net.add(nn::Conv2D::new(3, 2).strides(2).use_bias(false));
+            net.add(nn::MaxPool2D::new(2));
             net.add(nn::Dense::new(3));
         });
         net

@@ -14,6 +14,7 @@
 //! output row, at the price of `kw - 1` discarded columns per output row.
 
 use super::dense::{activate, activate_backward, Act};
+use super::elementwise::sum;
 use super::gemm::{gemm_into_here, mat};
 use super::threads::{for_each_part, num_threads};
 use crate::error::{bail, Result};
@@ -156,7 +157,19 @@ impl Conv {
         }
     }
 
-    /// One sample's `y = act(w . cols + b)` (o, ho * wo) from its lowered columns `col`.
+    /// Per channel plane of the unpooled output that a pooled forward keeps for its backward:
+    /// its length and the distance between its rows. With the grid lowering that is the product's
+    /// own grid (`cols` long, rows `wp` apart, the dropped columns left in), so no pass compacts
+    /// it and the backward's passes over it run along whole planes, not rows of `wo`.
+    fn kept_plane(&self, l: Lowering, (ho, wo): (usize, usize)) -> (usize, usize) {
+        match l {
+            Lowering::Grid { wp, cols, .. } => (cols, wp),
+            Lowering::Positions => (ho * wo, wo),
+        }
+    }
+
+    /// One sample's `y = act(w . cols + b)` from its lowered columns `col`: (o, ho * wo), or with
+    /// `keep_grid` the grid's planes of [`Conv::kept_plane`].
     fn product(
         &self,
         y: &mut [f32],
@@ -164,18 +177,13 @@ impl Conv {
         b: Option<&[f32]>,
         col: &[f32],
         grid: &mut [f32],
+        keep_grid: bool,
     ) -> Result<()> {
         let (ho, wo) = self.out_hw()?;
         let taps = self.taps();
-        match self.lowering((ho, wo)) {
-            Lowering::Positions => {
-                // The product accumulates on top of the bias rows.
-                if let Some(b) = b {
-                    y.chunks_mut(ho * wo).zip(b).for_each(|(row, &bv)| row.fill(bv));
-                }
-                gemm_into_here(y, mat(w, taps, false), mat(col, ho * wo, false), b.is_some())?;
-            }
-            Lowering::Grid { wp, cols, .. } => {
+        let lowering = self.lowering((ho, wo));
+        match lowering {
+            Lowering::Grid { wp, cols, .. } if !keep_grid => {
                 gemm_into_here(grid, mat(w, taps, false), mat(col, cols, false), false)?;
                 // Each grid row's first wo columns are an output row.
                 for (oc, (zs, ys)) in grid.chunks(cols).zip(y.chunks_mut(ho * wo)).enumerate() {
@@ -184,6 +192,14 @@ impl Conv {
                         yr.iter_mut().zip(zr).for_each(|(y, &z)| *y = z + bv);
                     }
                 }
+            }
+            _ => {
+                // The product accumulates on top of the bias rows.
+                let plane = self.kept_plane(lowering, (ho, wo)).0;
+                if let Some(b) = b {
+                    y.chunks_mut(plane).zip(b).for_each(|(row, &bv)| row.fill(bv));
+                }
+                gemm_into_here(y, mat(w, taps, false), mat(col, plane, false), b.is_some())?;
             }
         }
         if let Some(a) = self.act {
@@ -260,6 +276,10 @@ impl Conv {
     /// its output size) when there is one, times the activation's derivative at `y`, each
     /// channel's sum added to `db` (empty when not asked for). The dropped columns are never
     /// written and stay zero.
+    ///
+    /// With a pooling, `y` is the forward's kept grid ([`Conv::kept_plane`]): the derivative and
+    /// the sum then run along the whole plane, the dropped columns included (zero gradient times
+    /// a finite derivative), instead of along rows of `wo`.
     fn grid_gradient(
         &self,
         grid: &mut [f32],
@@ -272,9 +292,9 @@ impl Conv {
         let Lowering::Grid { wp, len, cols, .. } = self.lowering((ho, wo)) else {
             unreachable!("grid_gradient is only called for the grid lowering")
         };
-        let dz_plane = pool.map_or(ho * wo, |(_, (hq, wq))| hq * wq);
+        let (dz_plane, y_plane) = pool.map_or((ho * wo, ho * wo), |(_, (hq, wq))| (hq * wq, cols));
         for (oc, (plane, (dz, y))) in
-            grid.chunks_mut(cols).zip(dz.chunks(dz_plane).zip(y.chunks(ho * wo))).enumerate()
+            grid.chunks_mut(cols).zip(dz.chunks(dz_plane).zip(y.chunks(y_plane))).enumerate()
         {
             let plane = &mut plane[..len];
             match pool {
@@ -283,19 +303,22 @@ impl Conv {
                         plane.fill(0.0);
                     }
                     pool.backward_plane(y, dz, plane, wp, hq);
+                    if let Some(a) = self.act {
+                        activate_backward(a, plane, &y[..len]);
+                    }
                 }
                 None => {
-                    plane.chunks_mut(wp).zip(dz.chunks(wo)).for_each(|(r, d)| r[..wo].copy_from_slice(d));
+                    let rows = plane.chunks_mut(wp).zip(dz.chunks(wo).zip(y.chunks(wo)));
+                    for (r, (d, y)) in rows {
+                        r[..wo].copy_from_slice(d);
+                        if let Some(a) = self.act {
+                            activate_backward(a, &mut r[..wo], y);
+                        }
+                    }
                 }
             }
-            if let Some(a) = self.act {
-                plane
-                    .chunks_mut(wp)
-                    .zip(y.chunks(wo))
-                    .for_each(|(r, y)| activate_backward(a, &mut r[..wo], y));
-            }
             if let Some(d) = db.get_mut(oc) {
-                *d += plane.chunks(wp).map(|r| r[..wo].iter().sum::<f32>()).sum::<f32>();
+                *d += sum(plane);
             }
         }
     }
@@ -371,7 +394,7 @@ impl Conv {
 
     /// [`Conv::forward`], and with `pool` (a pooling of this output's planes, and its buffer) each
     /// sample's output pooled right after it is computed, while it is in cache (hybridize's fused
-    /// step); `out` keeps the unpooled output for the backward.
+    /// step); `out` keeps the unpooled output for the backward, in planes of [`Conv::kept_plane`].
     pub(crate) fn forward_pooled(
         &self,
         out: &mut Vec<f32>,
@@ -383,13 +406,16 @@ impl Conv {
         let (ho, wo) = self.out_hw()?;
         let (positions, o, lowering) = (ho * wo, self.o, self.lowering((ho, wo)));
         self.check(x.len(), w.len(), b.map(<[f32]>::len))?;
+        let keep_grid = pool.is_some() && matches!(lowering, Lowering::Grid { .. });
+        let (plane, stride) =
+            if pool.is_some() { self.kept_plane(lowering, (ho, wo)) } else { (positions, wo) };
         // Every value is written below (the bias rows, or the product over them), so a buffer of
         // the right size (hybridize's, reused) is not cleared first.
-        if out.len() != self.n * o * positions {
-            *out = vec![0.0; self.n * o * positions];
+        if out.len() != self.n * o * plane {
+            *out = vec![0.0; self.n * o * plane];
         }
         let (parts, per) = self.split(positions);
-        let outs = parts_of(out, per * o * positions);
+        let outs = parts_of(out, per * o * plane);
         let (pool, pooled_hw, pooled) = match pool {
             Some((p, buf)) => {
                 let (hp, wp) = p.out_hw()?;
@@ -406,19 +432,20 @@ impl Conv {
         for_each_part(parts, |p| {
             let mut dst = outs[p].lock().unwrap_or_else(|e| e.into_inner());
             let mut pooled = pooled.get(p).map(|m| m.lock().unwrap_or_else(|e| e.into_inner()));
-            let (mut sc, mut grid) = (self.scratch(lowering, (ho, wo)), self.grid_buffer(lowering));
-            for (s, y) in dst.chunks_mut(o * positions).enumerate() {
+            let mut sc = self.scratch(lowering, (ho, wo));
+            let mut grid = if keep_grid { vec![] } else { self.grid_buffer(lowering) };
+            for (s, y) in dst.chunks_mut(o * plane).enumerate() {
                 let sample = p * per + s;
                 self.lower(&x[sample * in_len..(sample + 1) * in_len], &mut sc, lowering, (ho, wo));
-                if let Err(e) = self.product(y, w, b, &sc.col, &mut grid) {
+                if let Err(e) = self.product(y, w, b, &sc.col, &mut grid, keep_grid) {
                     *failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
                     return;
                 }
                 if let (Some(pool), Some(pooled)) = (pool, pooled.as_deref_mut()) {
                     let q = pooled_hw.0 * pooled_hw.1;
                     let mine = &mut pooled[s * o * q..(s + 1) * o * q];
-                    for (plane, yp) in y.chunks(positions).zip(mine.chunks_mut(q)) {
-                        pool.forward_plane(plane, yp, pooled_hw);
+                    for (yc, yp) in y.chunks(plane).zip(mine.chunks_mut(q)) {
+                        pool.forward_plane(yc, yp, stride, pooled_hw);
                     }
                 }
             }
@@ -471,7 +498,9 @@ impl Conv {
             None => (ho, wo),
         };
         let chunk = o * pooled_hw.0 * pooled_hw.1;
-        if dz.len() != self.n * chunk || y.len() != self.n * o * positions {
+        // The forward's output, as [`Conv::forward_pooled`] keeps it.
+        let plane = if pool.is_some() { self.kept_plane(lowering, (ho, wo)).0 } else { positions };
+        if dz.len() != self.n * chunk || y.len() != self.n * o * plane {
             bail!("internal: convolution gradient of {} values for {self:?}", dz.len());
         }
         let in_len = self.c * self.h * self.w;
@@ -490,8 +519,8 @@ impl Conv {
         for_each_part(parts, |p| {
             let mut dz = dzs[p].lock().unwrap_or_else(|e| e.into_inner());
             let mut dx = dxs.get(p).map(|m| m.lock().unwrap_or_else(|e| e.into_inner()));
-            let mut sum = sums[p].lock().unwrap_or_else(|e| e.into_inner());
-            let (dw, db) = &mut *sum;
+            let mut part = sums[p].lock().unwrap_or_else(|e| e.into_inner());
+            let (dw, db) = &mut *part;
             let (mut sc, mut grid) = (self.scratch(lowering, (ho, wo)), self.grid_buffer(lowering));
             let unpooled_len = match lowering {
                 Lowering::Positions if pool.is_some() => o * positions,
@@ -500,8 +529,7 @@ impl Conv {
             let mut unpooled = vec![0f32; unpooled_len];
             for s in 0..dz.len() / chunk {
                 let sample = p * per + s;
-                let at = sample * o * positions;
-                let ys = &y[at..at + o * positions];
+                let ys = &y[sample * o * plane..][..o * plane];
                 let dz = &mut dz[s * chunk..(s + 1) * chunk];
                 // The output gradient on the product's columns, db summed on the way.
                 let (g, cols): (&[f32], usize) = match lowering {
@@ -524,9 +552,7 @@ impl Conv {
                         if let Some(a) = self.act {
                             activate_backward(a, g, ys);
                         }
-                        db.iter_mut()
-                            .zip(g.chunks(positions))
-                            .for_each(|(d, row)| *d += row.iter().sum::<f32>());
+                        db.iter_mut().zip(g.chunks(positions)).for_each(|(d, row)| *d += sum(row));
                         (g, positions)
                     }
                 };
@@ -605,15 +631,15 @@ impl Pool {
         self.win.stride == self.win.kernel && self.win.pad == (0, 0)
     }
 
-    /// A tiled plane's forward: each output row from its `kh` input rows.
-    fn forward_tiles(&self, plane: &[f32], y: &mut [f32], (ho, wo): (usize, usize)) {
+    /// A tiled plane's forward (input rows `stride` apart): each output row from its `kh` input rows.
+    fn forward_tiles(&self, plane: &[f32], y: &mut [f32], stride: usize, (ho, wo): (usize, usize)) {
         let (kh, kw) = self.win.kernel;
         let area = (kh * kw) as f32;
         for (oi, out) in y.chunks_mut(wo).enumerate().take(ho) {
-            let rows = &plane[oi * kh * self.w..(oi * kh + kh) * self.w];
+            let rows = &plane[oi * kh * stride..];
             if (kh, kw, self.kind) == (2, 2, PoolKind::Avg) {
                 // The common 2x2 average, without the generic loops: a sum in window order.
-                let (r0, r1) = rows.split_at(self.w);
+                let (r0, r1) = (&rows[..self.w], &rows[stride..stride + self.w]);
                 for ((o, a), b) in out.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
                     *o = (((a[0] + a[1]) + b[0]) + b[1]) / area;
                 }
@@ -622,8 +648,8 @@ impl Pool {
             match self.kind {
                 PoolKind::Avg => {
                     out.fill(0.0);
-                    for row in rows.chunks(self.w) {
-                        for (o, win) in out.iter_mut().zip(row.chunks(kw)) {
+                    for row in rows.chunks(stride).take(kh) {
+                        for (o, win) in out.iter_mut().zip(row[..self.w].chunks(kw)) {
                             *o += win.iter().sum::<f32>();
                         }
                     }
@@ -631,14 +657,14 @@ impl Pool {
                 }
                 PoolKind::Max => {
                     for (oj, o) in out.iter_mut().enumerate() {
-                        *o = plane[self.argmax(plane, oi, oj)];
+                        *o = plane[self.argmax(plane, stride, oi, oj)];
                     }
                 }
             }
         }
     }
 
-    /// A tiled plane's backward into `d` (zeroed; rows `stride` apart).
+    /// A tiled plane's backward into `d` (zeroed; rows `stride` apart, as in `x`).
     fn backward_tiles(&self, x: &[f32], g: &[f32], d: &mut [f32], stride: usize, (ho, wo): (usize, usize)) {
         let (kh, kw) = self.win.kernel;
         let area = (kh * kw) as f32;
@@ -664,7 +690,7 @@ impl Pool {
                 }
                 PoolKind::Max => {
                     for (oj, &gv) in gr.iter().enumerate() {
-                        d[self.restride(self.argmax(x, oi, oj), stride)] += gv;
+                        d[self.argmax(x, stride, oi, oj)] += gv;
                     }
                 }
             }
@@ -678,15 +704,16 @@ impl Pool {
         (i0.max(ph) - ph..(i0 + kh).min(self.h + ph) - ph, j0.max(pw) - pw..(j0 + kw).min(self.w + pw) - pw)
     }
 
-    /// Where a window's maximum is (the first one on ties, as PyTorch and MXNet pick).
-    fn argmax(&self, plane: &[f32], oi: usize, oj: usize) -> usize {
+    /// Where a window's maximum is in `plane` (rows `stride` apart): the first one on ties, as
+    /// PyTorch and MXNet pick.
+    fn argmax(&self, plane: &[f32], stride: usize, oi: usize, oj: usize) -> usize {
         let (rows, cols) = self.span(oi, oj);
-        let mut best = (f32::NEG_INFINITY, rows.start * self.w + cols.start);
+        let mut best = (f32::NEG_INFINITY, rows.start * stride + cols.start);
         for i in rows {
             for j in cols.clone() {
-                let v = plane[i * self.w + j];
+                let v = plane[i * stride + j];
                 if v > best.0 || v.is_nan() {
-                    best = (v, i * self.w + j);
+                    best = (v, i * stride + j);
                     if v.is_nan() {
                         return best.1;
                     }
@@ -696,20 +723,20 @@ impl Pool {
         best.1
     }
 
-    /// One plane's windows: `y` (ho, wo) from `plane` (h, w).
-    fn forward_plane(&self, plane: &[f32], y: &mut [f32], (ho, wo): (usize, usize)) {
+    /// One plane's windows: `y` (ho, wo) from `plane` (h rows of w, `stride` apart).
+    fn forward_plane(&self, plane: &[f32], y: &mut [f32], stride: usize, (ho, wo): (usize, usize)) {
         if self.tiles() {
-            return self.forward_tiles(plane, y, (ho, wo));
+            return self.forward_tiles(plane, y, stride, (ho, wo));
         }
         let area = (self.win.kernel.0 * self.win.kernel.1) as f32;
         for oi in 0..ho {
             for oj in 0..wo {
                 y[oi * wo + oj] = match self.kind {
-                    PoolKind::Max => plane[self.argmax(plane, oi, oj)],
+                    PoolKind::Max => plane[self.argmax(plane, stride, oi, oj)],
                     PoolKind::Avg => {
                         let (rows, cols) = self.span(oi, oj);
                         let s: f32 =
-                            rows.map(|i| plane[i * self.w..][cols.clone()].iter().sum::<f32>()).sum();
+                            rows.map(|i| plane[i * stride..][cols.clone()].iter().sum::<f32>()).sum();
                         s / area
                     }
                 };
@@ -724,13 +751,8 @@ impl Pool {
         self.tiles() && self.kind == PoolKind::Avg && ho * kh == self.h && wo * kw == self.w
     }
 
-    /// A plane index `i * w + j` as `i * stride + j`.
-    fn restride(&self, at: usize, stride: usize) -> usize {
-        at / self.w * stride + at % self.w
-    }
-
-    /// One plane's input gradient `d` (h rows `stride` apart; zeroed unless
-    /// [`Pool::writes_every_gradient`]) from its output gradient `g` and input `x` (h, w).
+    /// One plane's input gradient `d` (zeroed unless [`Pool::writes_every_gradient`]) from its
+    /// output gradient `g` and input `x`, both h rows of w, `stride` apart.
     fn backward_plane(&self, x: &[f32], g: &[f32], d: &mut [f32], stride: usize, (ho, wo): (usize, usize)) {
         if self.tiles() {
             return self.backward_tiles(x, g, d, stride, (ho, wo));
@@ -740,7 +762,7 @@ impl Pool {
             for oj in 0..wo {
                 let gv = g[oi * wo + oj];
                 match self.kind {
-                    PoolKind::Max => d[self.restride(self.argmax(x, oi, oj), stride)] += gv,
+                    PoolKind::Max => d[self.argmax(x, stride, oi, oj)] += gv,
                     PoolKind::Avg => {
                         let (rows, cols) = self.span(oi, oj);
                         for i in rows {
@@ -765,7 +787,8 @@ impl Pool {
         for_each_part(parts, |p| {
             let mut dst = outs[p].lock().unwrap_or_else(|e| e.into_inner());
             for (q, y) in dst.chunks_mut(ho * wo).enumerate() {
-                self.forward_plane(&x[(p * per + q) * self.h * self.w..][..self.h * self.w], y, (ho, wo));
+                let plane = &x[(p * per + q) * self.h * self.w..][..self.h * self.w];
+                self.forward_plane(plane, y, self.w, (ho, wo));
             }
         });
         Ok(())

@@ -96,7 +96,8 @@ struct State {
     x_dims: Dims,
     /// Each step's output (a fused convolution's pooled output).
     outs: Vec<Vec<f32>>,
-    /// A fused convolution's output before pooling (empty for other steps).
+    /// A fused convolution's output before pooling, as `Conv::forward_pooled` keeps it (empty for
+    /// other steps).
     unpooled: Vec<Vec<f32>>,
     dims: Vec<Dims>,
 }
