@@ -5,6 +5,7 @@ mod backends;
 mod bench;
 mod data;
 mod eval;
+mod malloc;
 mod outputs;
 mod preflight;
 mod progress;
@@ -21,25 +22,8 @@ use outputs::say;
 use regress::{finish_with_regress, regress, regress_needs_json};
 use std::process::ExitCode;
 
-/// glibc's malloc hands blocks above a moving threshold (128 KiB at first) straight back to the
-/// system and trims the heap top above twice that, so a training step that frees and reallocates
-/// megabytes of activations pays for fresh zeroed pages every batch, and how much depends on the
-/// threshold's history in that process. Keeping freed memory for reuse (what MXNet's pooled storage
-/// manager and PyTorch's recommended jemalloc/tcmalloc do) made LeNet epochs on 10,000 samples
-/// faster for every backend in this process: gluon 1.26 -> 0.99 s, gluon-hybrid 0.95 -> 0.89 s,
-/// torch 0.85 -> 0.80 s (Intel Xeon, 2 threads). Blocks of 64 MiB and more (the data sets) are
-/// still mapped and unmapped on their own.
-fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes malloc's tuning; it is called before any other thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-    }
-}
-
 fn main() -> ExitCode {
-    keep_freed_memory();
+    malloc::keep_freed_memory();
     // One line instead of a backtrace; a backend's panic becomes a failed run (core::backend).
     std::panic::set_hook(Box::new(|info| {
         let msg = info
