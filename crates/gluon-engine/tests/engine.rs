@@ -189,6 +189,16 @@ fn transforms_and_transform_first() {
     assert_eq!(t.shape(), vec![3, 1, 2]);
     let want = [0.0, 0.4, 1.0, 13.0 / 255.0, 0.2, 26.0 / 255.0];
     assert!(t.to_vec().unwrap().iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{t}");
+    // ToTensor divides by 255 as MXNet does (checked against mxnet 1.9's to_tensor: all 256 values
+    // equal p / 255 in f32, while p * (1 / 255) rounds 126 of them differently), from u8 or f32.
+    let all: Vec<u8> = (0..=255).collect();
+    let want: Vec<f32> = (0..=255).map(|p| p as f32 / 255.0).collect();
+    assert_eq!(
+        ToTensor.apply(&NDArray::from_u8(all.clone(), (16, 16, 1)).unwrap()).unwrap().to_vec().unwrap(),
+        want
+    );
+    let as_f32 = NDArray::from_vec(all.iter().map(|&p| p as f32).collect(), (16, 16, 1)).unwrap();
+    assert_eq!(ToTensor.apply(&as_f32).unwrap().to_vec().unwrap(), want);
     let n = Normalize::new(0.13, 0.31).apply(&nd::array(&[0.13, 0.44])).unwrap().to_vec().unwrap();
     assert!(n[0].abs() < 1e-6 && (n[1] - 1.0).abs() < 1e-6);
     // per-sample and batched transform_first agree, labels untouched
@@ -202,6 +212,24 @@ fn transforms_and_transform_first() {
     assert_eq!(xb.shape(), vec![2, 1, 2, 2]);
     assert_eq!(yb.to_vec().unwrap(), vec![3.0, 7.0]);
     assert_eq!(&xb.to_vec().unwrap()[..4], &x1.to_vec().unwrap()[..]);
+    // A batch large enough to be gathered across threads, any order, repeats allowed: the same
+    // samples as one at a time, for u8 and f32 arrays; an index out of range is an error.
+    let (n, row) = (300, 28 * 28);
+    let idx: Vec<usize> = (0..129).map(|i| i * 7 % n).chain([299, 0, 0]).collect();
+    let pixels: Vec<u8> = (0..n * row).map(|i| (i * 31 % 251) as u8).collect();
+    let floats = NDArray::from_vec(pixels.iter().map(|&p| p as f32 * 0.5).collect(), (n, 28, 28)).unwrap();
+    for data in [NDArray::from_u8(pixels.clone(), (n, 28, 28, 1)).unwrap(), floats] {
+        let ds = ArrayDataset::new(data, nd::arange(0.0, n as f32, 1.0).unwrap()).unwrap();
+        let (xb, yb) = ds.get_batch(&idx).unwrap();
+        assert_eq!(xb.shape()[0], idx.len());
+        assert_eq!(yb.to_vec().unwrap(), idx.iter().map(|&i| i as f32).collect::<Vec<_>>());
+        let one_by_one: Vec<NDArray> = idx.iter().map(|&i| ds.get(i).unwrap().0).collect();
+        let stacked = nd::stack(&one_by_one).unwrap();
+        assert_eq!((xb.dtype(), xb.shape()), (stacked.dtype(), stacked.shape()));
+        assert_eq!(xb.to_vec().unwrap(), stacked.to_vec().unwrap());
+        let err = ds.get_batch(&[3, n]).unwrap_err().to_string();
+        assert!(err.contains(&format!("index {n} is out of range")), "{err}");
+    }
 
     // Compose folds ToTensor + Normalize into one pass: same values as applying them in turn,
     // per channel and on a batch.

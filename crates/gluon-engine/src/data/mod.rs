@@ -111,15 +111,16 @@ impl Dataset for ArrayDataset {
         if let Some(&bad) = idx.iter().find(|&&i| i >= self.len()) {
             bail!("index {bad} is out of range for a dataset of {} samples", self.len());
         }
-        let ids = Tensor::from_vec(
-            idx.iter().map(|&i| i as u32).collect::<Vec<_>>(),
-            idx.len(),
-            &candle_core::Device::Cpu,
-        )?;
-        Ok((
-            NDArray::from_tensor(self.data.index_select(&ids, 0)?),
-            NDArray::from_tensor(self.label.index_select(&ids, 0)?),
-        ))
+        use crate::kernels::elementwise::gather_rows;
+        let gather = |t: &Tensor| match t.dtype() {
+            DType::U8 => gather_rows::<u8>(t, idx),
+            DType::F32 => gather_rows::<f32>(t, idx),
+            _ => {
+                let ids = idx.iter().map(|&i| i as u32).collect::<Vec<_>>();
+                Ok(t.index_select(&Tensor::from_vec(ids, idx.len(), &candle_core::Device::Cpu)?, 0)?)
+            }
+        };
+        Ok((NDArray::from_tensor(gather(&self.data)?), NDArray::from_tensor(gather(&self.label)?)))
     }
 }
 

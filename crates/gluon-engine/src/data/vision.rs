@@ -30,7 +30,13 @@ pub mod transforms {
 
     impl Transform for ToTensor {
         fn apply(&self, x: &NDArray) -> Result<NDArray> {
-            let t = x.tensor().to_dtype(DType::F32)?.affine(1.0 / 255.0, 0.0)?;
+            if x.dtype() == DType::U8 {
+                // MXNet divides by 255; multiplying by 1/255 rounds 126 of the 256 values differently.
+                let channels = x.shape().last().copied().unwrap_or(0);
+                return to_tensor_normalized(x, &vec![vec![]; channels]);
+            }
+            let t = x.tensor().to_dtype(DType::F32)?;
+            let t = t.broadcast_div(&candle_core::Tensor::new(255f32, t.device())?)?;
             let t = match t.rank() {
                 3 => t.permute((2, 0, 1))?,
                 4 => t.permute((0, 3, 1, 2))?,
@@ -50,8 +56,8 @@ pub mod transforms {
         }
     }
 
-    /// ToTensor then per-channel `x * scale + shift`, in one pass from u8 (H, W, C) or (N, H, W, C)
-    /// to f32 (C, H, W) or (N, C, H, W).
+    /// ToTensor then, per channel, its chain of Normalize steps (none for ToTensor alone), in one
+    /// pass from u8 (H, W, C) or (N, H, W, C) to f32 (C, H, W) or (N, C, H, W).
     fn to_tensor_normalized(x: &NDArray, chain: &[Vec<(f32, f32)>]) -> Result<NDArray> {
         let t = x.tensor();
         let dims = t.dims().to_vec();
@@ -75,18 +81,28 @@ pub mod transforms {
                 std::array::from_fn(|p| steps.iter().fold(p as f32 / 255.0, |v, &(m, s)| (v - m) / s))
             })
             .collect();
-        // Written in order (sample, channel, pixel), straight into the new buffer: no zero-fill.
-        let mut out = Vec::with_capacity(n * h * w * c);
-        crate::kernels::storage::with_u8(&t, |px| {
-            if let [lut] = &luts[..] {
-                // One channel: HWC and CHW are the same order.
-                return out.extend(px.iter().map(|&p| lut[p as usize]));
-            }
-            for src in px.chunks(h * w * c) {
-                for (ch, lut) in luts.iter().enumerate() {
-                    out.extend(src.iter().skip(ch).step_by(c).map(|&p| lut[p as usize]));
+        // Written in order (sample, channel, pixel), straight into the new buffer (no zero-fill),
+        // whole samples per thread: a batch's pass is memory-bound and its source rows cold.
+        let sample = h * w * c;
+        let out = crate::kernels::storage::with_u8(&t, |px| {
+            crate::kernels::elementwise::fill_split(px.len(), sample, |start, dst| {
+                let src = &px[start..start + dst.len()];
+                if let [lut] = &luts[..] {
+                    // One channel: HWC and CHW are the same order.
+                    for (d, &p) in dst.iter_mut().zip(src) {
+                        d.write(lut[p as usize]);
+                    }
+                    return;
                 }
-            }
+                for (d, s) in dst.chunks_mut(sample).zip(src.chunks(sample)) {
+                    for (ch, lut) in luts.iter().enumerate() {
+                        let plane = &mut d[ch * h * w..(ch + 1) * h * w];
+                        for (o, &p) in plane.iter_mut().zip(s.iter().skip(ch).step_by(c)) {
+                            o.write(lut[p as usize]);
+                        }
+                    }
+                }
+            })
         })?;
         let shape = if dims.len() == 3 { vec![c, h, w] } else { vec![n, c, h, w] };
         NDArray::from_vec(out, shape)

@@ -1,10 +1,11 @@
 //! Element-wise passes: fused where candle would make one pass and one buffer per op, and the
 //! in-place updates of the optimizer.
 
-use super::storage::{tensor, with_f32};
+use super::storage::{tensor, with_f32, with_slice};
 use super::threads::{for_each_part, num_threads};
 use crate::error::{bail, Result};
 use candle_core::{CpuStorage, Layout, Tensor};
+use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
 /// Element-wise updates smaller than this stay on one thread.
@@ -18,6 +19,54 @@ pub(crate) fn zip_map(a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32) -> Re
     let out =
         with_f32(a, |av| with_f32(b, |bv| av.iter().zip(bv).map(|(&x, &y)| f(x, y)).collect::<Vec<_>>()))??;
     tensor(out, a.dims())
+}
+
+/// A new vector of `len` values, written across the engine's threads: `fill(start, dst)` must
+/// write every value of `dst`, which holds values `start..start + dst.len()`. Parts start at
+/// multiples of `unit` (a sample, say), so `fill` can work in whole units; under
+/// `SPLIT_MIN_ELEMS` values it runs once, here.
+pub(crate) fn fill_split<T: Send>(
+    len: usize,
+    unit: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(len);
+    let units = len.div_ceil(unit.max(1));
+    let parts = if len >= SPLIT_MIN_ELEMS { num_threads().min(units).max(1) } else { 1 };
+    let chunk = (units.div_ceil(parts) * unit).max(1);
+    let dst: Vec<Mutex<&mut [MaybeUninit<T>]>> =
+        out.spare_capacity_mut()[..len].chunks_mut(chunk).map(Mutex::new).collect();
+    for_each_part(dst.len(), |i| fill(i * chunk, &mut dst[i].lock().unwrap_or_else(|e| e.into_inner())));
+    drop(dst);
+    // SAFETY: the parts cover all `len` values and `fill` writes every value of its part; a
+    // panicking `fill` is resumed by `for_each_part` before this line.
+    unsafe { out.set_len(len) };
+    out
+}
+
+/// Rows `idx` of `t` (along its first axis), stacked: a batch gathered from a dataset. Split
+/// across the engine's threads in whole rows: the rows are scattered over a large array and
+/// mostly not in cache, so two cores wait on twice as many of them at once.
+pub(crate) fn gather_rows<T: candle_core::WithDType>(t: &Tensor, idx: &[usize]) -> Result<Tensor> {
+    let dims = t.dims();
+    let (rows, row) = (dims.first().copied().unwrap_or(0), dims.iter().skip(1).product::<usize>());
+    if let Some(bad) = idx.iter().find(|&&i| i >= rows) {
+        bail!("index {bad} is out of range for {rows} rows");
+    }
+    let out = with_slice(t, |src: &[T]| {
+        fill_split(idx.len() * row, row, |start, dst| {
+            for (d, &i) in dst.chunks_mut(row.max(1)).zip(&idx[start / row.max(1)..]) {
+                for (o, &v) in d.iter_mut().zip(&src[i * row..(i + 1) * row]) {
+                    o.write(v);
+                }
+            }
+        })
+    })?;
+    let mut shape = dims.to_vec();
+    if let Some(first) = shape.first_mut() {
+        *first = idx.len();
+    }
+    Ok(Tensor::from_vec(out, shape, &super::storage::DEV)?)
 }
 
 /// `dst = dst * keep + scale * (pre * src)`, in place, elementwise.
@@ -136,5 +185,34 @@ mod tests {
         let v: Vec<f32> = (0..10_000).map(|i| ((i * 7919) % 1000) as f32 / 997.0).collect();
         let exact: f64 = v.iter().map(|&x| x as f64).sum();
         assert!((super::sum(&v) as f64 - exact).abs() < exact * 1e-5);
+    }
+
+    #[test]
+    fn fill_split_writes_every_value_once_in_whole_units() {
+        for threads in [1, 2, 3] {
+            crate::set_num_threads(threads);
+            for (len, unit) in [(0, 7), (1, 1), (65_535, 784), (65_536, 1), (100_003, 7), (150_000, 784)] {
+                let starts = std::sync::Mutex::new(Vec::new());
+                let v = super::fill_split(len, unit, |start, dst| {
+                    starts.lock().unwrap().push((start, dst.len()));
+                    for (k, d) in dst.iter_mut().enumerate() {
+                        d.write((start + k) as f32);
+                    }
+                });
+                assert!(v.iter().enumerate().all(|(i, &x)| x == i as f32), "{len} values, {threads} threads");
+                let mut starts = starts.into_inner().unwrap();
+                starts.sort();
+                assert!(starts.iter().all(|&(s, _)| s % unit == 0), "parts start on whole units: {starts:?}");
+                let covered: usize = starts.iter().map(|&(_, n)| n).sum();
+                assert_eq!(covered, len, "parts cover the vector once: {starts:?}");
+                let want_parts = match len {
+                    0 => 0,
+                    _ if len >= super::SPLIT_MIN_ELEMS => threads.min(len.div_ceil(unit)),
+                    _ => 1,
+                };
+                assert_eq!(starts.len(), want_parts, "{len} values, {threads} threads: {starts:?}");
+            }
+        }
+        crate::set_num_threads(0);
     }
 }

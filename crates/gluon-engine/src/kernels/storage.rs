@@ -7,7 +7,7 @@ use candle_core::{Device, Storage, Tensor};
 pub(crate) const DEV: Device = Device::Cpu;
 
 /// Borrow a tensor's values as `T` (row-major; the tensor is made contiguous first when it is not).
-fn with_slice<T: candle_core::WithDType, R>(t: &Tensor, f: impl FnOnce(&[T]) -> R) -> Result<R> {
+pub(crate) fn with_slice<T: candle_core::WithDType, R>(t: &Tensor, f: impl FnOnce(&[T]) -> R) -> Result<R> {
     let t = if t.is_contiguous() { t.clone() } else { t.contiguous()? };
     let (storage, layout) = t.storage_and_layout();
     let Some((start, end)) = layout.contiguous_offsets() else { bail!("internal: tensor is not contiguous") };
