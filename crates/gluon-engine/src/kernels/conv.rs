@@ -16,6 +16,7 @@
 use super::dense::{activate, activate_backward, Act};
 use super::elementwise::sum;
 use super::gemm::{gemm_into_here, mat};
+use super::simd::widest;
 use super::threads::{for_each_part, num_threads};
 use crate::error::{bail, Result};
 use std::sync::Mutex;
@@ -258,7 +259,11 @@ impl Conv {
             for ki in 0..kh {
                 for kj in 0..kw {
                     let row = rows.next().expect("taps rows");
-                    plane[ki * wp + kj..][..len].iter_mut().zip(&row[..len]).for_each(|(d, &g)| *d += g);
+                    let dst = &mut plane[ki * wp + kj..][..len];
+                    widest(
+                        #[inline(always)]
+                        || dst.iter_mut().zip(&row[..len]).for_each(|(d, &g)| *d += g),
+                    );
                 }
             }
         }
@@ -633,68 +638,78 @@ impl Pool {
 
     /// A tiled plane's forward (input rows `stride` apart): each output row from its `kh` input rows.
     fn forward_tiles(&self, plane: &[f32], y: &mut [f32], stride: usize, (ho, wo): (usize, usize)) {
-        let (kh, kw) = self.win.kernel;
-        let area = (kh * kw) as f32;
-        for (oi, out) in y.chunks_mut(wo).enumerate().take(ho) {
-            let rows = &plane[oi * kh * stride..];
-            if (kh, kw, self.kind) == (2, 2, PoolKind::Avg) {
-                // The common 2x2 average, without the generic loops: a sum in window order.
-                let (r0, r1) = (&rows[..self.w], &rows[stride..stride + self.w]);
-                for ((o, a), b) in out.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
-                    *o = (((a[0] + a[1]) + b[0]) + b[1]) / area;
-                }
-                continue;
-            }
-            match self.kind {
-                PoolKind::Avg => {
-                    out.fill(0.0);
-                    for row in rows.chunks(stride).take(kh) {
-                        for (o, win) in out.iter_mut().zip(row[..self.w].chunks(kw)) {
-                            *o += win.iter().sum::<f32>();
+        widest(
+            #[inline(always)]
+            || {
+                let (kh, kw) = self.win.kernel;
+                let area = (kh * kw) as f32;
+                for (oi, out) in y.chunks_mut(wo).enumerate().take(ho) {
+                    let rows = &plane[oi * kh * stride..];
+                    if (kh, kw, self.kind) == (2, 2, PoolKind::Avg) {
+                        // The common 2x2 average, without the generic loops: a sum in window order.
+                        let (r0, r1) = (&rows[..self.w], &rows[stride..stride + self.w]);
+                        for ((o, a), b) in out.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
+                            *o = (((a[0] + a[1]) + b[0]) + b[1]) / area;
+                        }
+                        continue;
+                    }
+                    match self.kind {
+                        PoolKind::Avg => {
+                            out.fill(0.0);
+                            for row in rows.chunks(stride).take(kh) {
+                                for (o, win) in out.iter_mut().zip(row[..self.w].chunks(kw)) {
+                                    *o += win.iter().sum::<f32>();
+                                }
+                            }
+                            out.iter_mut().for_each(|o| *o /= area);
+                        }
+                        PoolKind::Max => {
+                            for (oj, o) in out.iter_mut().enumerate() {
+                                *o = plane[self.argmax(plane, stride, oi, oj)];
+                            }
                         }
                     }
-                    out.iter_mut().for_each(|o| *o /= area);
                 }
-                PoolKind::Max => {
-                    for (oj, o) in out.iter_mut().enumerate() {
-                        *o = plane[self.argmax(plane, stride, oi, oj)];
-                    }
-                }
-            }
-        }
+            },
+        )
     }
 
     /// A tiled plane's backward into `d` (zeroed; rows `stride` apart, as in `x`).
     fn backward_tiles(&self, x: &[f32], g: &[f32], d: &mut [f32], stride: usize, (ho, wo): (usize, usize)) {
-        let (kh, kw) = self.win.kernel;
-        let area = (kh * kw) as f32;
-        for (oi, gr) in g.chunks(wo).enumerate().take(ho) {
-            if (kh, kw, self.kind) == (2, 2, PoolKind::Avg) {
-                // The common 2x2 average: each gradient to its four inputs, without the generic loops.
-                let rows = &mut d[oi * 2 * stride..];
-                let (r0, r1) = rows.split_at_mut(stride);
-                let (r0, r1) = (&mut r0[..self.w], &mut r1[..self.w]);
-                for ((a, b), &gv) in r0.chunks_exact_mut(2).zip(r1.chunks_exact_mut(2)).zip(gr) {
-                    let v = gv / area;
-                    (a[0], a[1], b[0], b[1]) = (v, v, v, v);
-                }
-                continue;
-            }
-            match self.kind {
-                PoolKind::Avg => {
-                    for r in oi * kh..oi * kh + kh {
-                        for (win, &gv) in d[r * stride..][..self.w].chunks_mut(kw).zip(gr) {
-                            win.fill(gv / area);
+        widest(
+            #[inline(always)]
+            || {
+                let (kh, kw) = self.win.kernel;
+                let area = (kh * kw) as f32;
+                for (oi, gr) in g.chunks(wo).enumerate().take(ho) {
+                    if (kh, kw, self.kind) == (2, 2, PoolKind::Avg) {
+                        // The common 2x2 average: each gradient to its four inputs, without the generic loops.
+                        let rows = &mut d[oi * 2 * stride..];
+                        let (r0, r1) = rows.split_at_mut(stride);
+                        let (r0, r1) = (&mut r0[..self.w], &mut r1[..self.w]);
+                        for ((a, b), &gv) in r0.chunks_exact_mut(2).zip(r1.chunks_exact_mut(2)).zip(gr) {
+                            let v = gv / area;
+                            (a[0], a[1], b[0], b[1]) = (v, v, v, v);
+                        }
+                        continue;
+                    }
+                    match self.kind {
+                        PoolKind::Avg => {
+                            for r in oi * kh..oi * kh + kh {
+                                for (win, &gv) in d[r * stride..][..self.w].chunks_mut(kw).zip(gr) {
+                                    win.fill(gv / area);
+                                }
+                            }
+                        }
+                        PoolKind::Max => {
+                            for (oj, &gv) in gr.iter().enumerate() {
+                                d[self.argmax(x, stride, oi, oj)] += gv;
+                            }
                         }
                     }
                 }
-                PoolKind::Max => {
-                    for (oj, &gv) in gr.iter().enumerate() {
-                        d[self.argmax(x, stride, oi, oj)] += gv;
-                    }
-                }
-            }
-        }
+            },
+        )
     }
 
     /// For output (oi, oj): the window's input rows and cols inside the input.

@@ -1,6 +1,7 @@
 //! Element-wise passes: fused where candle would make one pass and one buffer per op, and the
 //! in-place updates of the optimizer.
 
+use super::simd::widest;
 use super::storage::{tensor, with_f32, with_slice};
 use super::threads::{for_each_part, num_threads};
 use crate::error::{bail, Result};
@@ -99,10 +100,15 @@ impl candle_core::InplaceOp2 for Axpby {
                     candle_core::bail!("axpby: {} values updated from {}", d.len(), s.len());
                 }
                 let (keep, scale, pre) = (self.keep, self.scale, self.pre);
-                let update = |d: &mut [f32], s: &[f32]| match (keep == 1.0, pre == 1.0) {
-                    (true, true) => d.iter_mut().zip(s).for_each(|(x, &y)| *x += scale * y),
-                    (true, false) => d.iter_mut().zip(s).for_each(|(x, &y)| *x += scale * (pre * y)),
-                    _ => d.iter_mut().zip(s).for_each(|(x, &y)| *x = keep * *x + scale * (pre * y)),
+                let update = |d: &mut [f32], s: &[f32]| {
+                    widest(
+                        #[inline(always)]
+                        || match (keep == 1.0, pre == 1.0) {
+                            (true, true) => d.iter_mut().zip(s).for_each(|(x, &y)| *x += scale * y),
+                            (true, false) => d.iter_mut().zip(s).for_each(|(x, &y)| *x += scale * (pre * y)),
+                            _ => d.iter_mut().zip(s).for_each(|(x, &y)| *x = keep * *x + scale * (pre * y)),
+                        },
+                    )
                 };
                 // Large updates (a 784x256 weight) are memory-bound: more cores cut the time.
                 let parts = if d.len() >= SPLIT_MIN_ELEMS { num_threads() } else { 1 };
@@ -139,13 +145,18 @@ pub(crate) fn axpby(dst: &Tensor, keep: f32, src: &Tensor, pre: f32, scale: f32)
 /// the end: a plain `iter().sum()` is one chain of dependent adds, which the compiler may not
 /// reorder, and runs at one add per add latency (7% of LeNet's step went to its bias sums).
 pub(crate) fn sum(v: &[f32]) -> f32 {
-    let mut lanes = [0f32; 16];
-    let chunks = v.chunks_exact(16);
-    let rest = chunks.remainder().iter().sum::<f32>();
-    for c in chunks {
-        lanes.iter_mut().zip(c).for_each(|(l, &x)| *l += x);
-    }
-    lanes.iter().sum::<f32>() + rest
+    widest(
+        #[inline(always)]
+        || {
+            let mut lanes = [0f32; 16];
+            let chunks = v.chunks_exact(16);
+            let rest = chunks.remainder().iter().sum::<f32>();
+            for c in chunks {
+                lanes.iter_mut().zip(c).for_each(|(l, &x)| *l += x);
+            }
+            lanes.iter().sum::<f32>() + rest
+        },
+    )
 }
 
 /// Sum a contiguous f32 tensor over `axes` (sorted, distinct), keeping them as size-1 dimensions.

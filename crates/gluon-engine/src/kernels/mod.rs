@@ -11,5 +11,6 @@ pub(crate) mod dense;
 pub(crate) mod elementwise;
 pub(crate) mod gemm;
 mod pair;
+pub(crate) mod simd;
 pub(crate) mod storage;
 pub(crate) mod threads;
