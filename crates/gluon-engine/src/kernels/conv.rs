@@ -662,72 +662,64 @@ impl Pool {
     }
 
     /// A tiled plane's forward (input rows `stride` apart): each output row from its `kh` input rows.
+    #[inline(always)]
     fn forward_tiles(&self, plane: &[f32], y: &mut [f32], stride: usize, (ho, wo): (usize, usize)) {
-        widest(
-            #[inline(always)]
-            || {
-                let (kh, kw) = self.win.kernel;
-                let area = (kh * kw) as f32;
-                for (oi, out) in y.chunks_mut(wo).enumerate().take(ho) {
-                    let rows = &plane[oi * kh * stride..];
-                    if (kh, kw, self.kind) == (2, 2, PoolKind::Avg) {
-                        // The common 2x2 average, without the generic loops: a sum in window order.
-                        avg2x2_row(&rows[..self.w], &rows[stride..stride + self.w], out, area);
-                        continue;
+        let (kh, kw) = self.win.kernel;
+        let area = (kh * kw) as f32;
+        for (oi, out) in y.chunks_mut(wo).enumerate().take(ho) {
+            let rows = &plane[oi * kh * stride..];
+            if (kh, kw, self.kind) == (2, 2, PoolKind::Avg) {
+                // The common 2x2 average, without the generic loops: a sum in window order.
+                avg2x2_row(&rows[..self.w], &rows[stride..stride + self.w], out, area);
+                continue;
+            }
+            match self.kind {
+                PoolKind::Avg => {
+                    out.fill(0.0);
+                    for row in rows.chunks(stride).take(kh) {
+                        for (o, win) in out.iter_mut().zip(row[..self.w].chunks(kw)) {
+                            *o += win.iter().sum::<f32>();
+                        }
                     }
-                    match self.kind {
-                        PoolKind::Avg => {
-                            out.fill(0.0);
-                            for row in rows.chunks(stride).take(kh) {
-                                for (o, win) in out.iter_mut().zip(row[..self.w].chunks(kw)) {
-                                    *o += win.iter().sum::<f32>();
-                                }
-                            }
-                            out.iter_mut().for_each(|o| *o /= area);
-                        }
-                        PoolKind::Max => {
-                            for (oj, o) in out.iter_mut().enumerate() {
-                                *o = plane[self.argmax(plane, stride, oi, oj)];
-                            }
-                        }
+                    out.iter_mut().for_each(|o| *o /= area);
+                }
+                PoolKind::Max => {
+                    for (oj, o) in out.iter_mut().enumerate() {
+                        *o = plane[self.argmax(plane, stride, oi, oj)];
                     }
                 }
-            },
-        )
+            }
+        }
     }
 
     /// A tiled plane's backward into `d` (zeroed; rows `stride` apart, as in `x`).
+    #[inline(always)]
     fn backward_tiles(&self, x: &[f32], g: &[f32], d: &mut [f32], stride: usize, (ho, wo): (usize, usize)) {
-        widest(
-            #[inline(always)]
-            || {
-                let (kh, kw) = self.win.kernel;
-                let area = (kh * kw) as f32;
-                for (oi, gr) in g.chunks(wo).enumerate().take(ho) {
-                    if (kh, kw, self.kind) == (2, 2, PoolKind::Avg) {
-                        // The common 2x2 average: each gradient to its four inputs, without the generic loops.
-                        let rows = &mut d[oi * 2 * stride..];
-                        let (r0, r1) = rows.split_at_mut(stride);
-                        avg2x2_row_backward(gr, &mut r0[..self.w], &mut r1[..self.w], area);
-                        continue;
-                    }
-                    match self.kind {
-                        PoolKind::Avg => {
-                            for r in oi * kh..oi * kh + kh {
-                                for (win, &gv) in d[r * stride..][..self.w].chunks_mut(kw).zip(gr) {
-                                    win.fill(gv / area);
-                                }
-                            }
-                        }
-                        PoolKind::Max => {
-                            for (oj, &gv) in gr.iter().enumerate() {
-                                d[self.argmax(x, stride, oi, oj)] += gv;
-                            }
+        let (kh, kw) = self.win.kernel;
+        let area = (kh * kw) as f32;
+        for (oi, gr) in g.chunks(wo).enumerate().take(ho) {
+            if (kh, kw, self.kind) == (2, 2, PoolKind::Avg) {
+                // The common 2x2 average: each gradient to its four inputs, without the generic loops.
+                let rows = &mut d[oi * 2 * stride..];
+                let (r0, r1) = rows.split_at_mut(stride);
+                avg2x2_row_backward(gr, &mut r0[..self.w], &mut r1[..self.w], area);
+                continue;
+            }
+            match self.kind {
+                PoolKind::Avg => {
+                    for r in oi * kh..oi * kh + kh {
+                        for (win, &gv) in d[r * stride..][..self.w].chunks_mut(kw).zip(gr) {
+                            win.fill(gv / area);
                         }
                     }
                 }
-            },
-        )
+                PoolKind::Max => {
+                    for (oj, &gv) in gr.iter().enumerate() {
+                        d[self.argmax(x, stride, oi, oj)] += gv;
+                    }
+                }
+            }
+        }
     }
 
     /// For output (oi, oj): the window's input rows and cols inside the input.
@@ -759,7 +751,10 @@ impl Pool {
     /// One plane's windows: `y` (ho, wo) from `plane` (h rows of w, `stride` apart).
     fn forward_plane(&self, plane: &[f32], y: &mut [f32], stride: usize, (ho, wo): (usize, usize)) {
         if self.tiles() {
-            return self.forward_tiles(plane, y, stride, (ho, wo));
+            return widest(
+                #[inline(always)]
+                || self.forward_tiles(plane, y, stride, (ho, wo)),
+            );
         }
         let area = (self.win.kernel.0 * self.win.kernel.1) as f32;
         for oi in 0..ho {
@@ -788,7 +783,10 @@ impl Pool {
     /// output gradient `g` and input `x`, both h rows of w, `stride` apart.
     fn backward_plane(&self, x: &[f32], g: &[f32], d: &mut [f32], stride: usize, (ho, wo): (usize, usize)) {
         if self.tiles() {
-            return self.backward_tiles(x, g, d, stride, (ho, wo));
+            return widest(
+                #[inline(always)]
+                || self.backward_tiles(x, g, d, stride, (ho, wo)),
+            );
         }
         let area = (self.win.kernel.0 * self.win.kernel.1) as f32;
         for oi in 0..ho {
