@@ -54,9 +54,10 @@ pub(crate) fn gather_rows<T: candle_core::WithDType>(t: &Tensor, idx: &[usize]) 
     if let Some(bad) = idx.iter().find(|&&i| i >= rows) {
         bail!("index {bad} is out of range for {rows} rows");
     }
+    let step = row.max(1); // rows of no values: an empty batch, whatever the indices
     let out = with_slice(t, |src: &[T]| {
-        fill_split(idx.len() * row, row, |start, dst| {
-            for (d, &i) in dst.chunks_mut(row.max(1)).zip(&idx[start / row.max(1)..]) {
+        fill_split(idx.len() * row, step, |start, dst| {
+            for (d, &i) in dst.chunks_mut(step).zip(&idx[start / step..]) {
                 for (o, &v) in d.iter_mut().zip(&src[i * row..(i + 1) * row]) {
                     o.write(v);
                 }
