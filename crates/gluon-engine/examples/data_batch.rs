@@ -11,6 +11,7 @@ fn time(name: &str, f: impl Fn()) {
 }
 
 fn main() {
+    common::tune_malloc();
     let (n, side, batch) = (60_000usize, 28usize, 128usize);
     let pixels: Vec<u8> = (0..n * side * side).map(|i| (i * 7919 % 251) as u8).collect();
     let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();

@@ -10,6 +10,7 @@ fn time(name: &str, f: impl Fn()) {
 }
 
 fn main() {
+    common::tune_malloc();
     let threads = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(2);
     mlcmp_gluon_engine::set_num_threads(threads);
     let n = 256;

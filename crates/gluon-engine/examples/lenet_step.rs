@@ -9,6 +9,7 @@ use mlcmp_gluon_engine::nn::{self, Block};
 use mlcmp_gluon_engine::{autograd, loss, Init, Trainer};
 
 fn main() -> mlcmp_gluon_engine::Result<()> {
+    common::tune_malloc();
     let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>().ok());
     mlcmp_gluon_engine::set_num_threads(args.next().flatten().unwrap_or(2));
     let steps = args.next().flatten();

@@ -13,6 +13,7 @@ fn rate(name: &str, flops: f64, f: impl Fn()) {
 }
 
 fn main() {
+    common::tune_malloc();
     let threads: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(2);
     mlcmp_gluon_engine::set_num_threads(threads);
     let arg =

@@ -9,6 +9,7 @@ fn time(name: &str, f: impl Fn()) {
 }
 
 fn main() {
+    common::tune_malloc();
     mlcmp_gluon_engine::set_num_threads(2);
     let x = random::uniform(-1.0, 1.0, (128, 784));
     let w1 = random::uniform(-0.07, 0.07, (256, 784));
