@@ -11,7 +11,7 @@ use candle_core::{DType, Tensor, D};
 use std::sync::Arc;
 
 /// An operator defined outside `nd` (like MXNet's `CustomOp`): it computes its own forward and
-/// records itself with [`super::tape::record_custom`]; backward calls this.
+/// records itself with [`super::ops::record_custom`]; backward calls this.
 pub trait CustomOp: Send + Sync {
     /// A name for debugging output.
     fn name(&self) -> String;
