@@ -5,7 +5,6 @@
 use clap::Parser;
 use std::process::ExitCode;
 
-mod malloc;
 mod worker_args;
 
 #[derive(Parser)]
@@ -15,7 +14,7 @@ enum Cli {
 }
 
 fn main() -> ExitCode {
-    malloc::keep_freed_memory();
+    mlcmp_core::malloc::keep_freed_memory();
     let Cli::Worker(worker_args::WorkerArgs { backend, warmup, recipe_json, data_dir }) = Cli::parse();
     if backend != "gluon" && backend != "gluon-hybrid" {
         eprintln!("mlcmp-gluon-worker: error: only gluon and gluon-hybrid run here, not '{backend}'");

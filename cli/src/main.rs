@@ -5,7 +5,6 @@ mod backends;
 mod bench;
 mod data;
 mod eval;
-mod malloc;
 mod outputs;
 mod preflight;
 mod progress;
@@ -23,7 +22,7 @@ use regress::{finish_with_regress, regress, regress_needs_json};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    malloc::keep_freed_memory();
+    mlcmp_core::malloc::keep_freed_memory();
     // One line instead of a backtrace; a backend's panic becomes a failed run (core::backend).
     std::panic::set_hook(Box::new(|info| {
         let msg = info

@@ -13,7 +13,7 @@
 //! ```
 //!
 //! Layers, lowest first (a module imports only modules above it in this list):
-//! `stats`, `article`, `interrupt`, `divergence`, `model`, `recipe`, `run`, `shared`, `machine`,
+//! `malloc`, `stats`, `article`, `interrupt`, `divergence`, `model`, `recipe`, `run`, `shared`, `machine`,
 //! `output`, `child`, `parity`, `backend`, `tracker`, `results`, `driver`, `bench`, `regress`, `export`.
 
 pub mod article;
@@ -25,6 +25,7 @@ pub mod driver;
 pub mod export;
 pub mod interrupt;
 pub mod machine;
+pub mod malloc;
 pub mod model;
 pub mod output;
 pub mod parity;

@@ -2,17 +2,10 @@
 
 use std::time::Instant;
 
-/// Keep freed memory for reuse, as `mlcmp` and its bench workers do (`cli/src/malloc.rs`):
-/// without it every large buffer freed and allocated again pays fresh zeroed pages, and an
-/// example would time page faults the bench does not see (conv1's forward and backward took
-/// twice as long).
+/// Keep freed memory for reuse, as `mlcmp` and its bench workers do: without it an example
+/// times page faults the bench does not see (conv1's forward and backward took twice as long).
 pub fn tune_malloc() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes malloc's tuning; it is called before any other thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-    }
+    mlcmp_core::malloc::keep_freed_memory();
 }
 
 /// Median seconds of `reps` calls of `f`, after 50 warm-up calls.

@@ -1,5 +1,5 @@
-//! Malloc tuning shared by `mlcmp` and `mlcmp-gluon-worker`, so a backend allocates the same way
-//! whichever binary runs it.
+//! Malloc tuning for the processes that train: `mlcmp`, its bench workers and the engine's
+//! timing examples call it first, so every one allocates the same way.
 
 /// glibc's malloc hands blocks above a moving threshold (128 KiB at first) straight back to the
 /// system and trims the heap top above twice that, so a training step that frees and reallocates
