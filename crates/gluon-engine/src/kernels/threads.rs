@@ -6,8 +6,11 @@
 //! - 1 thread: the part runs here.
 //! - 2 threads: this thread takes one part and a persistent spinning helper the other
 //!   ([`super::pair`]); a helper that has not started its part when this thread is done (its core
-//!   is taken by another process) gets it taken back. Beside a process spinning on one core this
-//!   cut gluon's slowdown from 2.8x/2.6x to 1.9x/2.0x (two A/B bench pairs, 3 repeats each). Measured: waking a sleeping rayon worker costs about 35 us per product
+//!   is taken by another process) gets it taken back, and after two such parts in a row both
+//!   parts run here for a while (2 ms, doubling while it keeps happening). Beside a process
+//!   spinning on one core, the take-back cut gluon's slowdown from 2.8x/2.6x to 1.9x/2.0x (two A/B
+//!   bench pairs, 3 repeats each), the serial periods from about 2.15x to 1.46x (`mlcmp bench
+//!   --neighbour busy`). Measured: waking a sleeping rayon worker costs about 35 us per product
 //!   (`cargo run --release -p mlcmp-gluon-engine --example matmul`), a third of a 128x784x256
 //!   product, and a training step has three large products with ~100 us of serial work between them.
 //! - More: a rayon pool of that many threads, owned by the engine (not rayon's global pool).
