@@ -144,6 +144,10 @@ pub struct RunResult {
     pub variant: Option<Variant>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_rss_mb: Option<f64>,
+    /// `mlcmp bench`: libtorch's matmul rate (GFLOP/s) probed just before this run's repeat, so
+    /// "x floor" sets each run against the machine's speed at that moment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor_gflops: Option<f64>,
     /// `mlcmp bench`: what else the machine did while this run's worker ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load: Option<Load>,
@@ -171,6 +175,7 @@ impl RunResult {
             repeat: None,
             variant: None,
             peak_rss_mb: None,
+            floor_gflops: None,
             load: None,
             neighbour: false,
             seed: None,

@@ -94,6 +94,31 @@ pub fn floor_s(res: &Results, v: Variant) -> f64 {
     at_rate(res, v, res.bench.as_ref().map(|b| b.matmul_gflops))
 }
 
+/// `runs`' epochs over the floor: per run, its median epoch over the floor at the rate probed
+/// before its repeat (the bench's first probe for a run without one), then the median. Pairing
+/// each run with its own probe keeps the machine's drift in speed out of the multiple.
+pub fn x_floor(res: &Results, v: Variant, runs: &[&RunResult]) -> f64 {
+    let first = res.bench.as_ref().map(|b| b.matmul_gflops);
+    let per_run: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| {
+            let gflops = r.floor_gflops.or(first)?;
+            let floor = epoch_flops(res, v, r.epochs.first()?.samples) / (gflops * 1e9);
+            Some(median(&r.timed_epochs()) / floor)
+        })
+        .filter(|x| x.is_finite())
+        .collect();
+    median(&per_run)
+}
+
+/// The rates probed before each repeat: (lowest, highest), if any run has one.
+pub fn probed_range(res: &Results) -> Option<(f64, f64)> {
+    let rates: Vec<f64> = res.runs.iter().filter_map(|r| r.floor_gflops).collect();
+    (!rates.is_empty()).then(|| {
+        (rates.iter().copied().fold(f64::INFINITY, f64::min), rates.iter().copied().fold(0.0, f64::max))
+    })
+}
+
 /// Seconds per epoch at the machine's measured peak rate (the best GEMM over a few shapes).
 pub fn peak_s(res: &Results, v: Variant) -> f64 {
     at_rate(res, v, res.bench.as_ref().and_then(|b| b.peak.as_ref()).map(|p| p.gflops))

@@ -51,7 +51,7 @@ pub fn timing_table(res: &Results, style: Style) -> Table {
             right(f(times.iter().copied().fold(f64::NAN, f64::min), 3)),
             right(f(times.iter().copied().fold(f64::NAN, f64::max), 3)),
             right(f(g.samples() as f64 / med, 0)),
-            right(f(med / floor_s(res, g.variant), 2)),
+            right(f(summary::x_floor(res, g.variant, &g.runs), 2)),
             right(f(med / peak_s(res, g.variant), 2)),
             right(f(rss, 0)),
             right(g.runs[0].threads),
@@ -162,7 +162,12 @@ pub fn floor_text(res: &Results) -> String {
         b.matmul_shape,
         res.machine.threads,
         floor_s(res, v)
-    ) + &match &b.peak {
+    ) + &match summary::probed_range(res) {
+        Some((lo, hi)) => format!(
+            "; probed again before each repeat: {lo:.0} to {hi:.0} GFLOP/s, and x floor sets each run against its own repeat's probe (the median over runs)"
+        ),
+        None => String::new(),
+    } + &match &b.peak {
         Some(p) => format!(
             "\npeak: {:.0} GFLOP/s, the best libtorch matmul rate over {} ({} threads); x peak is the epoch against the recipe's FLOPs at that rate ({:.3} s)",
             p.gflops,

@@ -37,6 +37,11 @@ pub fn machines_table(files: &[(String, Results)], style: Style) -> Table {
         for b in backends {
             let med = summary::median_epoch(res, b).unwrap_or(f64::NAN);
             let ratio = summary::speed_ratio(res, b).unwrap_or(f64::NAN);
+            let runs: Vec<_> = res
+                .runs
+                .iter()
+                .filter(|r| r.backend == b && !r.neighbour && r.variant.is_none_or(|rv| rv == v))
+                .collect();
             t.add_row(vec![
                 Cell::new(name),
                 Cell::new(&res.machine.cpu),
@@ -46,7 +51,7 @@ pub fn machines_table(files: &[(String, Results)], style: Style) -> Table {
                 right(f(peak, 0)),
                 Cell::new(b),
                 right(f(med, 3)),
-                right(f(med / floor_s(res, v), 2)),
+                right(f(summary::x_floor(res, v, &runs), 2)),
                 right(if ratio.is_finite() { format!("{ratio:.2}x") } else { "-".into() }),
             ]);
         }
