@@ -3,8 +3,10 @@
 //!
 //! A training step runs three large products with ~100 us of single-threaded work between them;
 //! rayon's workers fall asleep in that gap and waking them costs ~35 us per product (measured with
-//! `cargo run --release -p mlcmp-gluon-engine --example matmul`). The caller here does its half at once while
-//! the helper, spinning for up to 300 us after its last job, takes the other half.
+//! `cargo run --release -p mlcmp-gluon-engine --example matmul`). The caller here does its half at
+//! once while the helper, spinning for up to 300 us after its last job, takes the other half. When
+//! another process has the helper's core, the caller takes parts back and, if that keeps
+//! happening, runs every part itself for a while ([`Backoff`]).
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
