@@ -114,6 +114,17 @@ fn sample_results() -> Results {
     res
 }
 
+/// A bench's record of the article recipe's matmul probe at `matmul_gflops`, without a peak.
+fn bench_info(matmul_gflops: f64) -> mlcmp_core::results::BenchInfo {
+    mlcmp_core::results::BenchInfo {
+        repeats: 2,
+        warmup_epochs: 1,
+        matmul_gflops,
+        matmul_shape: "(128x784).(784x256)".into(),
+        peak: None,
+    }
+}
+
 #[test]
 fn results_json_round_trip_and_atomic_save() {
     let res = sample_results();
@@ -359,13 +370,7 @@ fn the_svg_has_one_series_per_backend_and_the_article_curves() {
 #[test]
 fn what_mlcmp_writes_it_reads_back_even_unmeasured_values() {
     let mut res = sample_results();
-    res.bench = Some(mlcmp_core::results::BenchInfo {
-        repeats: 1,
-        warmup_epochs: 1,
-        matmul_gflops: f64::NAN, // the probe needs torch: NaN in a gluon-only build
-        matmul_shape: "(128x784).(784x256)".into(),
-        peak: None,
-    });
+    res.bench = Some(bench_info(f64::NAN)); // the probe needs torch: NaN in a gluon-only build
     res.runs[0].epochs[0].test_acc = f64::NAN;
     let json = res.to_json();
     assert!(json.contains("\"matmul_gflops\": null"), "serde_json writes NaN as null");
@@ -499,13 +504,7 @@ fn x_floor_pairs_each_run_with_its_own_probe() {
     use mlcmp_core::bench::summary::x_floor;
     use mlcmp_core::run::Variant;
     let mut res = sample_results();
-    res.bench = Some(mlcmp_core::results::BenchInfo {
-        repeats: 2,
-        warmup_epochs: 1,
-        matmul_gflops: 100.0,
-        matmul_shape: "(128x784).(784x256)".into(),
-        peak: None,
-    });
+    res.bench = Some(bench_info(100.0));
     let flops = Recipe::article().model().train_flops_per_sample() * 60_000.0;
     // The machine ran at 100 GFLOP/s in the first repeat and at 200 in the second; the run took
     // twice its floor in both.
