@@ -1,7 +1,8 @@
 //! One hybridized LeNet training step (d2l's, batch 256), the gluon-hybrid backend's inner loop
 //! without data or bookkeeping: forward, forward+backward and the update, medians in us.
 //! `cargo run --release -p mlcmp-gluon-engine --example lenet_step [threads] [steps]`; with a
-//! steps count it runs that many steps untimed, for a profiler.
+//! steps count it runs that many steps untimed, for a profiler (build it with `--profile profiling`
+//! for line tables).
 mod common;
 
 use mlcmp_gluon_engine::nd::{self, random};
