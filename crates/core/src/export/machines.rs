@@ -34,14 +34,15 @@ pub fn machines_table(files: &[(String, Results)], style: Style) -> Table {
                 backends.push(&r.backend);
             }
         }
+        let groups = summary::groups(res);
         for b in backends {
             let med = summary::median_epoch(res, b).unwrap_or(f64::NAN);
             let ratio = summary::speed_ratio(res, b).unwrap_or(f64::NAN);
-            let runs: Vec<_> = res
-                .runs
+            // The backend's quiet runs at the recipe's own point, for x floor.
+            let runs = groups
                 .iter()
-                .filter(|r| r.backend == b && !r.neighbour && r.variant.is_none_or(|rv| rv == v))
-                .collect();
+                .find(|g| !g.neighbour && g.backend == b && g.variant == v)
+                .map_or(vec![], |g| g.runs.clone());
             t.add_row(vec![
                 Cell::new(name),
                 Cell::new(&res.machine.cpu),
