@@ -116,12 +116,16 @@ pub enum Cmd {
         /// The results to check (from compare --json or bench --json).
         #[arg(long)]
         current: PathBuf,
-        /// Replace the baseline with the current results instead of checking.
+        /// Replace the baseline with the current results instead of checking (only results whose
+        /// every run finished).
         #[arg(long)]
         update: bool,
         /// Also write the table as Markdown here.
         #[arg(long)]
         markdown: Option<PathBuf>,
+        /// Overwrite an existing --markdown file.
+        #[arg(long)]
+        force: bool,
     },
     /// Render a saved results file again: tables, Markdown or CSV, and optionally the plot.
     Report {

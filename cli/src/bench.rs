@@ -54,7 +54,7 @@ pub fn bench(opts: &RunOpts, plan: &Plan) -> Result<ExitCode> {
     }
     drop(data);
     let outputs = Outputs { opts, markdown, save_as: save.then_some("bench") };
-    outputs.check()?;
+    outputs.check(&[])?;
     let exe = std::env::current_exe().context("cannot find the mlcmp executable for the workers")?;
 
     let mut res = Results::new(Machine::detect(threads), backends::versions(), recipe.clone());
@@ -74,6 +74,7 @@ pub fn bench(opts: &RunOpts, plan: &Plan) -> Result<ExitCode> {
             shapes: format!("{}, 512x512x512, 1024x1024x1024", model.largest_product_text(recipe.batch_size)),
         }),
     });
+    mlcmp_core::interrupt::keep_results_from_now();
     'all: for v in &points {
         let r = sweep::at(&recipe, *v);
         for rep in 0..repeats {
@@ -133,7 +134,7 @@ pub fn bench(opts: &RunOpts, plan: &Plan) -> Result<ExitCode> {
 /// The matmul rate for an (m x k).(k x n) product, measured in a worker like the runs (NaN when
 /// torch is not built in).
 fn probe_matmul(exe: &Path, [m, k, n]: [usize; 3], r: &Recipe, dir: &Path) -> f64 {
-    Command::new(exe)
+    mlcmp_core::child::die_with_parent(&mut Command::new(exe), mlcmp_core::child::Orphaned::Kill)
         .args([
             "worker",
             "--backend",

@@ -27,22 +27,29 @@ fn verify(dir: &Path) -> bool {
     st.iter().all(|(_, s)| *s == FileStatus::Ok)
 }
 
-fn fetch(dir: &Path) -> Result<bool> {
+/// `user_named`: the folder came from --data-dir or MLCMP_DATA (setup then never replaces a file
+/// in it).
+fn fetch(dir: &Path, user_named: bool) -> Result<bool> {
     let mut script =
         tempfile::NamedTempFile::new().context("cannot write the setup script to a temporary file")?;
     script.write_all(SETUP.as_bytes()).context("cannot write the setup script")?;
-    let status = std::process::Command::new("bash")
-        .arg(script.path())
-        .arg("mnist")
-        .env("MLCMP_DATA", dir)
-        .status()
-        .context("cannot run bash for the setup script")?;
+    let status = mlcmp_core::child::die_with_parent(
+        &mut std::process::Command::new("bash"),
+        mlcmp_core::child::Orphaned::Terminate,
+    )
+    .arg(script.path())
+    .arg("mnist")
+    .env("MLCMP_DATA", dir)
+    .env("MLCMP_DATA_IS_DEFAULT", if user_named { "" } else { "1" })
+    .status()
+    .context("cannot run bash for the setup script")?;
     Ok(status.success())
 }
 
-pub fn data_cmd(cmd: DataCmd, dir: &Path) -> Result<ExitCode> {
+pub fn data_cmd(cmd: DataCmd, dir: &Path, user_named: bool) -> Result<ExitCode> {
+    let fetching = matches!(cmd, DataCmd::Fetch);
     let ok = match cmd {
-        DataCmd::Fetch => fetch(dir)? && verify(dir),
+        DataCmd::Fetch => fetch(dir, user_named)? && verify(dir),
         DataCmd::Verify => verify(dir),
         DataCmd::Info => {
             let m = mlcmp_data::Mnist::load(dir)?;
@@ -60,6 +67,12 @@ pub fn data_cmd(cmd: DataCmd, dir: &Path) -> Result<ExitCode> {
             verify(dir)
         }
     };
+    if !ok && fetching {
+        bail!(
+            "{}: no verified copy of every MNIST file could be put there; the lines above say which and why",
+            dir.display()
+        );
+    }
     if !ok {
         bail!(
             "{}: some MNIST files are missing, unreadable or corrupted; run `mlcmp data fetch`",

@@ -86,14 +86,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Worker { args, probe_matmul } => bench::worker(&args, probe_matmul.as_deref()),
         Cmd::Spin => mlcmp_core::bench::neighbour::spin(),
-        Cmd::Regress { baseline, current, update, markdown } => {
+        Cmd::Regress { baseline, current, update, markdown, force } => {
+            if let Some(md) = &markdown {
+                outputs::distinct(&[("--baseline", &baseline), ("--markdown", md)])?;
+                outputs::distinct(&[("--current", &current), ("--markdown", md)])?;
+                mlcmp_core::output::check_target(md, force)?;
+            }
             let cur = Results::load(&current)?;
             if update {
+                mlcmp_core::regress::check_baseline(&cur, &current.display().to_string())?;
                 cur.save(&baseline, true)?;
                 say!("baseline {} replaced by {} (--update)", baseline.display(), current.display());
                 return Ok(ExitCode::SUCCESS);
             }
-            regress(&baseline, &cur, markdown.as_deref())
+            regress(&baseline, &cur, &current.display().to_string(), markdown.as_deref().map(|p| (p, force)))
         }
         Cmd::Report { files, format, plot, force } => {
             if let [_, _, ..] = files.as_slice() {
@@ -154,6 +160,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             backends::print_ndarray_example()?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Data { cmd, data_dir: dir } => data::data_cmd(cmd, &args::data_dir(&dir)),
+        Cmd::Data { cmd, data_dir: dir } => {
+            let user_named = dir.is_some() || std::env::var_os("MLCMP_DATA").is_some_and(|d| !d.is_empty());
+            data::data_cmd(cmd, &args::data_dir(&dir), user_named)
+        }
     }
 }

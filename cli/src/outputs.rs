@@ -31,14 +31,25 @@ pub struct Outputs<'a> {
 }
 
 impl Outputs<'_> {
-    fn targets(&self) -> Vec<&Path> {
-        [self.opts.json.as_deref(), self.opts.plot.as_deref(), self.markdown].into_iter().flatten().collect()
+    fn targets(&self) -> Vec<(&'static str, &Path)> {
+        [
+            ("--json", self.opts.json.as_deref()),
+            ("--plot", self.opts.plot.as_deref()),
+            ("--markdown", self.markdown),
+        ]
+        .into_iter()
+        .filter_map(|(flag, p)| p.map(|p| (flag, p)))
+        .collect()
     }
 
-    /// Before any training: every output can be written (folder exists or can be made, writable,
-    /// not clobbering without --force, nothing but a regular file replaced).
-    pub fn check(&self) -> Result<()> {
-        for p in self.targets() {
+    /// Before any training: no two outputs (or an output and `also`, files the run reads) on one
+    /// path, and every output can be written (folder exists or can be made, writable, not
+    /// clobbering without --force, nothing but a regular file replaced).
+    pub fn check(&self, also: &[(&str, &Path)]) -> Result<()> {
+        let mut all = self.targets();
+        all.extend_from_slice(also);
+        distinct(&all)?;
+        for (_, p) in self.targets() {
             check_target(p, self.opts.force)?;
         }
         if self.save_as.is_some() {
@@ -79,6 +90,37 @@ impl Outputs<'_> {
         }
         ok
     }
+}
+
+/// Refuse two of `paths` (each with the flag that named it) that are one file: one output would
+/// replace the other, or an output the file a run reads.
+pub fn distinct(paths: &[(&str, &Path)]) -> Result<()> {
+    for (i, (fa, a)) in paths.iter().enumerate() {
+        if let Some((fb, _)) = paths[..i].iter().find(|(_, b)| same_file(a, b)) {
+            anyhow::bail!(
+                "{fb} and {fa} both name {}: one would replace the other; give each its own path",
+                a.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Whether two paths name one file: the same inode when both exist, else the same absolute path
+/// once the folder's links are resolved.
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+        return (x.dev(), x.ino()) == (y.dev(), y.ino());
+    }
+    let resolved = |p: &Path| {
+        let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        match (abs.parent().and_then(|d| d.canonicalize().ok()), abs.file_name()) {
+            (Some(dir), Some(name)) => dir.join(name),
+            _ => abs,
+        }
+    };
+    resolved(a) == resolved(b)
 }
 
 /// Where `compare` and `bench` save their results unless --no-save: `$MLCMP_RESULTS`, else the

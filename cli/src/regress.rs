@@ -10,18 +10,26 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Print the regression table of `current` against the baseline file; exit 1 when a metric regressed.
-pub fn regress(baseline: &Path, current: &Results, markdown: Option<&Path>) -> Result<ExitCode> {
+/// `current_name` names the current results in errors (its file).
+pub fn regress(
+    baseline: &Path,
+    current: &Results,
+    current_name: &str,
+    markdown: Option<(&Path, bool)>,
+) -> Result<ExitCode> {
     let base = Results::load(baseline)?;
+    mlcmp_core::regress::check_baseline(&base, &baseline.display().to_string())?;
+    current.check_plausible(current_name)?;
     let checks = mlcmp_core::regress::checks(&base, current)?;
     say!("Regression check against {}", baseline.display());
     say!("{}", table_of(&checks, Style::Text));
-    if let Some(p) = markdown {
+    if let Some((p, force)) = markdown {
         let md = format!(
             "### Regression check against {}\n\n{}\n",
             baseline.display(),
             table_of(&checks, Style::Markdown)
         );
-        write_atomic(p, md.as_bytes(), true)?;
+        write_atomic(p, md.as_bytes(), force)?;
     }
     let failed: Vec<&str> =
         checks.iter().filter(|c| c.pass == Some(false)).map(|c| c.metric.as_str()).collect();
@@ -40,7 +48,13 @@ pub fn regress_needs_json(baseline: &Option<PathBuf>, opts: &RunOpts) -> Result<
         bail!("--regress needs --json FILE: the results to check are written there first");
     }
     if let Some(b) = baseline {
-        Results::load(b)?; // a missing or malformed baseline fails before any training
+        let outputs = [("--json", &opts.json), ("--plot", &opts.plot)];
+        let mut paths: Vec<(&str, &Path)> =
+            outputs.iter().filter_map(|(f, p)| p.as_deref().map(|p| (*f, p))).collect();
+        paths.push(("--regress", b));
+        crate::outputs::distinct(&paths)?;
+        // A missing, malformed or unfit baseline fails before any training.
+        mlcmp_core::regress::check_baseline(&Results::load(b)?, &b.display().to_string())?;
     }
     Ok(())
 }
@@ -48,7 +62,9 @@ pub fn regress_needs_json(baseline: &Option<PathBuf>, opts: &RunOpts) -> Result<
 /// `compare/bench --regress BASELINE`: the check runs on the results just written with --json.
 pub fn finish_with_regress(code: ExitCode, baseline: Option<&Path>, json: Option<&Path>) -> Result<ExitCode> {
     match (baseline, json) {
-        (Some(b), Some(j)) if code == ExitCode::SUCCESS => regress(b, &Results::load(j)?, None),
+        (Some(b), Some(j)) if code == ExitCode::SUCCESS => {
+            regress(b, &Results::load(j)?, &j.display().to_string(), None)
+        }
         _ => Ok(code),
     }
 }

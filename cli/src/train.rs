@@ -42,20 +42,24 @@ pub fn train_or_compare(
     }
     let mut backends =
         names.iter().map(|&n| backends::make(n, recipe.threads.resolve())).collect::<Result<Vec<_>>>()?;
-    if let Some(b) = backends.first() {
-        check_params(b.as_ref(), params, &recipe, opts.force)?;
+    if let Some(b) = backends.first_mut() {
+        check_params(b.as_mut(), params, &recipe, opts.force)?;
     }
     let data = driver::load_data(&crate::args::data_dir(&opts.data_dir), recipe.limit)?;
     recipe.validate_for(data.train.len())?;
     preflight::threads(&recipe)?;
     preflight::memory(&recipe, data.train.len() + data.test.len())?;
     let outputs = Outputs { opts, markdown: None, save_as: (tables && save).then_some("compare") };
-    outputs.check()?;
+    let weights = [("--load-params", &params.load_params), ("--save-params", &params.save_params)];
+    let weights: Vec<(&str, &std::path::Path)> =
+        weights.iter().filter_map(|(f, p)| p.as_deref().map(|p| (*f, p))).collect();
+    outputs.check(&weights)?;
 
     let mut results =
         Results::new(Machine::detect(recipe.threads.resolve()), backends::versions(), recipe.clone());
     let mut progress = progress::Progress::new(names.len() > 1 || seeds.len() > 1);
     let on: &mut dyn FnMut(&str, Event) = &mut |b, e| progress.event(b, e);
+    mlcmp_core::interrupt::keep_results_from_now();
     let files = ParamFiles { load: params.load_params.as_deref(), save: params.save_params.as_deref() };
     match seeds {
         [] | [_] => driver::run_all(&recipe, &data, &mut backends, &mut results, files, on),
@@ -109,7 +113,7 @@ pub fn train_or_compare(
 /// weights, each file's extension is its format, the file to load is there, and the file to save
 /// can be written (an existing one is replaced only with --force).
 fn check_params(
-    b: &dyn Backend,
+    b: &mut dyn Backend,
     p: &ParamsOpts,
     recipe: &mlcmp_core::recipe::Recipe,
     force: bool,
@@ -122,8 +126,9 @@ fn check_params(
         if recipe.init == InitMode::Shared {
             bail!("--load-params replaces the initial weights, so it cannot go with --init shared; drop one of them");
         }
-        std::fs::File::open(path)
-            .with_context(|| format!("--load-params {}: cannot be read", path.display()))?;
+        mlcmp_core::input::check_regular(path, mlcmp_core::input::WEIGHTS_LIMIT, "weights file")
+            .context("--load-params")?;
+        b.check_weights(recipe, path).context("--load-params")?;
     }
     if let Some(path) = &p.save_params {
         mlcmp_core::output::check_target(path, force)?;
@@ -137,6 +142,13 @@ pub fn check_extension(b: &dyn Backend, flag: &str, path: &std::path::Path) -> R
     let Some(usual) = exts.first() else {
         bail!("{flag}: the {} backend cannot save or load weights; use gluon or torch", b.name());
     };
+    if path.is_dir() {
+        bail!(
+            "{flag} {}: a folder; name a file in it, e.g. {}",
+            path.display(),
+            path.join(format!("weights.{usual}")).display()
+        );
+    }
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     if !exts.contains(&ext) {
         let format = if *usual == "params" { "MXNet's .params format" } else { "a libtorch VarStore (.ot)" };

@@ -13,10 +13,33 @@ import time
 import numpy as np
 
 STOP = {"requested": False}
+# mlcmp passes its pid: it may have died before this line ran, and then getppid() is no longer it.
+PARENT = int(os.environ.get("MLCMP_PARENT_PID") or os.getppid())
 
 
 def _stop(signum, frame):
+    if os.getppid() != PARENT:
+        _orphaned()
     STOP["requested"] = True
+
+
+def _orphaned():
+    """mlcmp died (it asked the kernel to send SIGTERM then): nobody reads this run any more.
+    Remove the runner's folder mlcmp made, then end with every process of the group (DataLoader
+    workers included)."""
+    folder = os.path.dirname(os.path.abspath(sys.argv[0]))
+    if os.path.basename(folder).startswith("mlcmp-runner-"):
+        import shutil
+        shutil.rmtree(folder, ignore_errors=True)
+    os.killpg(os.getpgid(0), signal.SIGKILL)
+
+
+# SIGTERM and SIGHUP stop after the current batch, like Ctrl-C does in mlcmp; set on import, so a
+# runner whose mlcmp dies while the framework is still loading tidies up too.
+for _s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(_s, _stop)
+if os.getppid() != PARENT:
+    _orphaned()
 
 
 def args():
@@ -29,9 +52,6 @@ def args():
     recipe = json.loads(a.recipe_json)
     threads = recipe["threads"]
     recipe["threads"] = os.cpu_count() if threads == "all" else int(threads)
-    # SIGTERM and SIGHUP stop after the current batch, like Ctrl-C does in mlcmp.
-    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(s, _stop)
     return a, recipe
 
 

@@ -146,6 +146,25 @@ enum Line {
     },
 }
 
+/// A runner's folder in the temporary directory: `mlcmp-runner-<pid of mlcmp>-<random>`.
+const FOLDER_PREFIX: &str = "mlcmp-runner-";
+
+/// Remove the runner folders of mlcmp processes that no longer exist. A runner removes its own
+/// folder when mlcmp dies (it gets SIGTERM then), but not when it is killed itself.
+fn remove_orphaned_folders() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let pid =
+            name.to_str().and_then(|n| n.strip_prefix(FOLDER_PREFIX)).and_then(|rest| rest.split('-').next());
+        if let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) {
+            if !mlcmp_core::child::alive(pid) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
 /// Write the shared weights (raw little-endian f32, in the model's order) and batches for a runner.
 fn write_shared(dir: &Path, job: &Job) -> Result<()> {
     let Some(s) = job.shared else { return Ok(()) };
@@ -178,13 +197,19 @@ impl Backend for FrameworkBackend {
     fn run(&mut self, job: &Job, on: &mut dyn FnMut(Event)) -> Result<RunResult> {
         let fw = self.framework;
         let python = fw.python().map_err(|why| anyhow::anyhow!("unavailable: {why}"))?;
-        let dir = tempfile::tempdir().context("cannot make a folder for the runner")?;
+        remove_orphaned_folders();
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{FOLDER_PREFIX}{}-", std::process::id()))
+            .tempdir()
+            .context("cannot make a folder for the runner")?;
         std::fs::write(dir.path().join("mlcmp_runner.py"), RUNNER)?;
         let (script, text) = fw.script(job.recipe.model);
         std::fs::write(dir.path().join(script), text)?;
         write_shared(dir.path(), job)?;
         let final_params = dir.path().join("final.f32");
         let mut cmd = Command::new(&python);
+        // SIGTERM, not SIGKILL: the runner then removes its folder (mlcmp_runner.py).
+        mlcmp_core::child::die_with_parent(&mut cmd, mlcmp_core::child::Orphaned::Terminate);
         cmd.arg(dir.path().join(script))
             .args(["--recipe-json", &serde_json::to_string(job.recipe)?])
             .arg("--data-dir")
@@ -193,6 +218,7 @@ impl Backend for FrameworkBackend {
             .arg(&final_params)
             .env("OMP_NUM_THREADS", self.threads.to_string())
             .env("PYTHONWARNINGS", "ignore")
+            .env("MLCMP_PARENT_PID", std::process::id().to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -245,7 +271,7 @@ impl Backend for FrameworkBackend {
                 run.peak_rss_mb = peak_rss_mb;
                 ended = true;
             }
-            Err(e) => bad = Some(format!("{e}: {line}")),
+            Err(e) => bad = Some(format!("{e}: {}", mlcmp_core::child::shorten(line, 200))),
         })?;
         if let Some(b) = bad {
             bail!("{} printed a line mlcmp cannot read ({b})", fw.name());
@@ -262,12 +288,11 @@ impl Backend for FrameworkBackend {
                 run.status = Status::Interrupted;
                 return Ok(run);
             }
-            Some(format!(
-                "{} exited with {} before finishing: {}",
-                fw.name(),
-                done.status,
-                done.stderr_tail.join(" | ")
-            ))
+            let said = match done.stderr_tail.as_slice() {
+                [] => "and printed nothing on stderr".to_string(),
+                tail => format!("saying: {}", tail.join(" | ")),
+            };
+            Some(format!("{} ended ({}) before its last line, {said}", fw.name(), done.status))
         } else {
             None
         };

@@ -13,9 +13,9 @@
 //! ```
 
 use anyhow::Result;
-use mlcmp_core::backend::{Backend, Evaluation, Event, Job};
+use mlcmp_core::backend::{weights_misfit, Backend, Evaluation, Event, Job};
 use mlcmp_core::model::{Model, ModelKind};
-use mlcmp_core::recipe::InitMode;
+use mlcmp_core::recipe::{InitMode, Recipe};
 use mlcmp_core::run::{RunResult, Status};
 use mlcmp_core::tracker::{Phase, Tracker};
 use mlcmp_data::Split;
@@ -245,6 +245,17 @@ impl Backend for GluonBackend {
 
     fn params_extensions(&self) -> &'static [&'static str] {
         &["params"]
+    }
+
+    fn check_weights(&mut self, recipe: &Recipe, params: &Path) -> Result<()> {
+        load_weights(&net(&recipe.model()), params).map_err(|e| {
+            let shapes = match nd::load(params) {
+                Ok(nd::Arrays::Dict(d)) => d.iter().map(|(_, a)| a.shape()).collect(),
+                Ok(nd::Arrays::List(l)) => l.iter().map(|a| a.shape()).collect(),
+                Err(_) => vec![],
+            };
+            weights_misfit(e.into(), recipe, &shapes)
+        })
     }
 
     /// `net.load_parameters(path)` into a fresh network, then the accuracy loop of training.

@@ -11,8 +11,8 @@
 //! println!("{:?}", run.epochs.last());
 //! ```
 
-use anyhow::{bail, Context, Result};
-use mlcmp_core::backend::{Backend, Evaluation, Event, Job};
+use anyhow::{bail, Result};
+use mlcmp_core::backend::{weights_misfit, Backend, Evaluation, Event, Job};
 use mlcmp_core::model::Model;
 use mlcmp_core::recipe::{InitMode, Recipe};
 use mlcmp_core::run::{RunResult, Status};
@@ -191,17 +191,29 @@ fn load_params(vs: &nn::VarStore, values: &[Vec<f32>], model: &Model) {
     });
 }
 
+/// The named tensors of a `.ot` or `.safetensors` file. libtorch's error for a file it cannot read
+/// (a `torch.save` pickle, a damaged file) is a C++ backtrace: only its first line is kept.
+fn read_named(path: &Path) -> Result<Vec<(String, Tensor)>> {
+    let read = match path.extension().and_then(|e| e.to_str()) {
+        Some("safetensors") => Tensor::read_safetensors(path),
+        _ => Tensor::load_multi(path),
+    };
+    read.map_err(|e| {
+        let text = e.to_string();
+        let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("unknown error");
+        anyhow::anyhow!(
+            "{}: cannot read the weights ({}); mlcmp reads a VarStore saved by `mlcmp train --backend torch --save-params` (tch's vs.save, or safetensors), not a torch.save() pickle",
+            path.display(),
+            mlcmp_core::child::shorten(first, 160)
+        )
+    })
+}
+
 /// `vs.load(path)` with the names and shapes checked first (libtorch's `copy_` would broadcast a
 /// wrong shape silently): a `.ot` file (libtorch's format, `vs.save`) or `.safetensors`.
 pub fn load_var_store(vs: &nn::VarStore, path: &Path) -> Result<()> {
     let file = path.display();
-    let named = match path.extension().and_then(|e| e.to_str()) {
-        Some("safetensors") => Tensor::read_safetensors(path),
-        _ => Tensor::load_multi(path),
-    }
-    .with_context(|| {
-        format!("{file}: cannot read the weights (a VarStore saved by mlcmp train --backend torch)")
-    })?;
+    let named = read_named(path)?;
     let vars = vs.variables();
     let mut plan = vec![];
     for (name, var) in &vars {
@@ -333,6 +345,19 @@ impl Backend for TorchBackend {
 
     fn params_extensions(&self) -> &'static [&'static str] {
         &["ot", "safetensors"]
+    }
+
+    fn check_weights(&mut self, recipe: &Recipe, params: &Path) -> Result<()> {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let _net = net(&vs.root(), &recipe.model(), recipe.init);
+        load_var_store(&vs, params).map_err(|e| {
+            let shapes: Vec<Vec<usize>> = read_named(params)
+                .map(|named| {
+                    named.iter().map(|(_, t)| t.size().iter().map(|&d| d as usize).collect()).collect()
+                })
+                .unwrap_or_default();
+            weights_misfit(e, recipe, &shapes)
+        })
     }
 
     fn evaluate(&mut self, job: &Job, params: &Path, train: bool) -> Result<Evaluation> {

@@ -65,11 +65,29 @@ pub trait Backend {
         &[]
     }
 
+    /// Before any training: the weights in `params` (this backend's format) load into the
+    /// recipe's network, so a file of another network is refused with what it was saved with.
+    fn check_weights(&mut self, recipe: &Recipe, params: &Path) -> anyhow::Result<()> {
+        let _ = (recipe, params);
+        anyhow::bail!("the {} backend cannot load saved weights; use gluon or torch", self.name())
+    }
+
     /// The accuracy of the weights in `params` (this backend's format) on the job's test set, and
     /// on its training set when `train` is set, without training.
     fn evaluate(&mut self, job: &Job, params: &Path, train: bool) -> anyhow::Result<Evaluation> {
         let _ = (job, params, train);
         anyhow::bail!("the {} backend cannot load saved weights; use gluon or torch", self.name())
+    }
+}
+
+/// A weight file that does not fit the recipe's network, with the `--hidden` it was saved with
+/// where `file_shapes` (every array's shape in the file) tells.
+pub fn weights_misfit(e: anyhow::Error, recipe: &Recipe, file_shapes: &[Vec<usize>]) -> anyhow::Error {
+    match recipe.model().other_hidden(file_shapes) {
+        Some(h) => {
+            anyhow::anyhow!("{e:#}; the file was saved with --hidden {h}: pass --hidden {h} to use it")
+        }
+        None => e,
     }
 }
 

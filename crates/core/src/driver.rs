@@ -14,6 +14,9 @@ use std::path::Path;
 /// Load MNIST from `dir` after checking every file's SHA-256, keeping the first `limit` samples of
 /// each split when asked.
 pub fn load_data(dir: &Path, limit: Option<usize>) -> Result<Mnist> {
+    if let Some(why) = mlcmp_data::folder_problem(dir) {
+        bail!("{}: {why}", dir.display());
+    }
     for (path, status) in mlcmp_data::verify(dir) {
         match status {
             FileStatus::Ok => {}
@@ -22,7 +25,7 @@ pub fn load_data(dir: &Path, limit: Option<usize>) -> Result<Mnist> {
                 path.display()
             ),
             FileStatus::Unreadable { reason } => bail!(
-                "{}: cannot be read ({reason}); fix its permissions or replace it, e.g. with `mlcmp data fetch`",
+                "{}: cannot be read ({reason}); put a readable copy of the MNIST file there (or delete it and run `mlcmp data fetch`)",
                 path.display()
             ),
             FileStatus::Mismatch { actual } => bail!(

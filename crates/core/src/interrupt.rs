@@ -4,10 +4,19 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static STOP: AtomicBool = AtomicBool::new(false);
+static KEEPING: AtomicBool = AtomicBool::new(false);
 
-/// Ask running backends to stop after the current batch. A second request exits at once.
+/// From now on a stop request lets the work in progress finish its batch and keep its results.
+/// Before it (reading inputs, checking outputs) there is nothing to keep, so a stop exits at
+/// once: a read that blocks never keeps mlcmp alive past a SIGTERM.
+pub fn keep_results_from_now() {
+    KEEPING.store(true, Ordering::SeqCst);
+}
+
+/// Ask running backends to stop after the current batch. A second request, or one before any
+/// work started ([`keep_results_from_now`]), exits at once.
 pub fn request_stop() {
-    if STOP.swap(true, Ordering::SeqCst) {
+    if STOP.swap(true, Ordering::SeqCst) || !KEEPING.load(Ordering::SeqCst) {
         std::process::exit(130);
     }
 }

@@ -13,7 +13,7 @@
 //! ```
 //!
 //! Layers, lowest first (a module imports only modules above it in this list):
-//! `malloc`, `stats`, `article`, `interrupt`, `divergence`, `model`, `recipe`, `run`, `shared`, `machine`,
+//! `malloc`, `stats`, `article`, `interrupt`, `input`, `divergence`, `model`, `recipe`, `run`, `shared`, `machine`,
 //! `output`, `child`, `parity`, `backend`, `tracker`, `results`, `driver`, `bench`, `regress`, `export`.
 
 pub mod article;
@@ -23,6 +23,7 @@ pub mod child;
 pub mod divergence;
 pub mod driver;
 pub mod export;
+pub mod input;
 pub mod interrupt;
 pub mod machine;
 pub mod malloc;

@@ -128,6 +128,17 @@ impl Model {
         convs.chain(dense).flat_map(|(w, b)| [w, vec![b]]).collect()
     }
 
+    /// For weights of the wrong shape: the hidden width an MLP's weight file was saved with (the
+    /// rows of the weight that takes the inputs), where it is not this model's. None for LeNet.
+    pub fn other_hidden(&self, file_shapes: &[Vec<usize>]) -> Option<usize> {
+        let Model::Mlp { inputs, hidden, .. } = *self else { return None };
+        let rows = file_shapes.iter().find_map(|s| match s[..] {
+            [rows, cols] if cols == inputs => Some(rows),
+            _ => None,
+        })?;
+        (rows != hidden).then_some(rows)
+    }
+
     /// Each parameter's (fan_in, fan_out), in the order of [`Model::param_shapes`].
     pub fn fans(&self) -> Vec<(usize, usize)> {
         let convs = self.convs().into_iter().map(|c| {

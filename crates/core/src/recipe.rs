@@ -1,7 +1,7 @@
 //! The recipe: what both backends train, as a JSON file (`configs/article.json` is the article's).
 
 use crate::model::{Model, ModelKind};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -168,8 +168,7 @@ impl Recipe {
     }
 
     pub fn load(path: &Path) -> Result<Recipe> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read the recipe file", path.display()))?;
+        let text = crate::input::read_text(path, crate::input::RECIPE_LIMIT, "recipe file")?;
         Recipe::parse(&text, &path.display().to_string())
     }
 

@@ -3,9 +3,9 @@
 //! machine, so they are shown but not gated).
 
 use crate::bench::summary::{median_epoch, speed_ratio};
-use crate::recipe::{Recipe, Tolerances};
+use crate::recipe::{Recipe, Threads, Tolerances};
 use crate::results::Results;
-use crate::run::EpochResult;
+use crate::run::{EpochResult, Status};
 use crate::stats::median;
 use anyhow::{bail, Result};
 
@@ -21,20 +21,54 @@ pub struct Check {
     pub pass: Option<bool>,
 }
 
-/// Final epoch of a backend, over its runs (bench repeats: the median).
+/// Final epoch of a backend, over its finished runs (bench repeats: the median). A failed or
+/// interrupted run's last epoch is not its final one, so it never counts.
 fn final_metric(res: &Results, backend: &str, get: fn(&EpochResult) -> f64) -> Option<f64> {
-    let v: Vec<f64> =
-        res.main_runs().filter(|r| r.backend == backend).filter_map(|r| r.epochs.last().map(get)).collect();
+    let v: Vec<f64> = res
+        .main_runs()
+        .filter(|r| r.backend == backend && r.status == Status::Ok)
+        .filter_map(|r| r.epochs.last().map(get))
+        .collect();
     (!v.is_empty()).then(|| median(&v))
+}
+
+/// Why none of `backend`'s runs in `res` finished: its first run's status and error, in words.
+fn why_unfinished(res: &Results, backend: &str) -> String {
+    match res.main_runs().find(|r| r.backend == backend) {
+        None => "missing from the current results".into(),
+        Some(r) => {
+            let why = r.error.as_deref().map(|e| format!(": {}", crate::child::shorten(e, 200)));
+            format!("{}{}", r.status, why.unwrap_or_default())
+        }
+    }
+}
+
+/// A results file fit to be a baseline: every run finished and every number possible.
+pub fn check_baseline(res: &Results, source: &str) -> Result<()> {
+    res.check_plausible(source)?;
+    if let Some(r) = res.runs.iter().find(|r| r.status != Status::Ok) {
+        bail!(
+            "{source}: the {} run {} and cannot be a baseline; record a baseline from a run that finished",
+            r.backend,
+            r.status
+        );
+    }
+    Ok(())
 }
 
 /// The recipe keys that must match for a comparison to mean anything.
 fn same_recipe(a: &Recipe, b: &Recipe) -> Result<()> {
     let pairs = [
+        ("model", format!("{:?}", a.model).to_lowercase(), format!("{:?}", b.model).to_lowercase()),
         ("epochs", a.epochs.to_string(), b.epochs.to_string()),
         ("batch_size", a.batch_size.to_string(), b.batch_size.to_string()),
         ("lr", a.lr.to_string(), b.lr.to_string()),
         ("hidden", a.hidden.to_string(), b.hidden.to_string()),
+        ("mean", a.mean.to_string(), b.mean.to_string()),
+        ("std", a.std.to_string(), b.std.to_string()),
+        ("shuffle", a.shuffle.to_string(), b.shuffle.to_string()),
+        ("threads", threads(a.threads), threads(b.threads)),
+        ("workers", a.workers.to_string(), b.workers.to_string()),
         ("seed", a.seed.to_string(), b.seed.to_string()),
         ("limit", limit(a.limit), limit(b.limit)),
         ("init", format!("{:?}", a.init).to_lowercase(), format!("{:?}", b.init).to_lowercase()),
@@ -47,6 +81,13 @@ fn same_recipe(a: &Recipe, b: &Recipe) -> Result<()> {
     Ok(())
 }
 
+fn threads(t: Threads) -> String {
+    match t {
+        Threads::Count(n) => n.to_string(),
+        Threads::All(_) => "\"all\"".into(),
+    }
+}
+
 /// `--limit` as a reader writes it: a number, or none (the whole data set).
 fn limit(l: Option<usize>) -> String {
     l.map_or("none (the whole data set)".into(), |n| n.to_string())
@@ -55,6 +96,8 @@ fn limit(l: Option<usize>) -> String {
 /// Every check of `current` against `baseline`, with the current recipe's tolerances (else the
 /// baseline's, else the defaults).
 pub fn checks(baseline: &Results, current: &Results) -> Result<Vec<Check>> {
+    check_baseline(baseline, "the baseline")?;
+    current.check_plausible("the current results")?;
     same_recipe(&baseline.recipe, &current.recipe)?;
     let tol = tolerances(baseline, current);
     let mut out = vec![];
@@ -69,7 +112,7 @@ pub fn checks(baseline: &Results, current: &Results) -> Result<Vec<Check>> {
         };
         let Some(cur_acc) = final_metric(current, b, |e| e.test_acc) else {
             out.push(Check {
-                metric: format!("{b}: present"),
+                metric: format!("{b}: {}", why_unfinished(current, b)),
                 baseline: 1.0,
                 current: 0.0,
                 allowed: "a finished run".into(),

@@ -6,7 +6,7 @@ use crate::output::write_atomic;
 use crate::parity::{PairParity, Parity};
 use crate::recipe::Recipe;
 use crate::run::RunResult;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -92,6 +92,32 @@ impl Results {
         out
     }
 
+    /// Every number could have been measured: accuracies in 0..=1, losses and times not negative,
+    /// no epoch beyond the recipe's (and a bench's warm-up). A hand-edited or damaged file is
+    /// refused with the run, epoch and key named.
+    pub fn check_plausible(&self, source: &str) -> Result<()> {
+        let epochs = self.recipe.epochs + self.bench.as_ref().map_or(0, |b| b.warmup_epochs);
+        for r in &self.runs {
+            for e in &r.epochs {
+                let at = format!("{source}: the {} run's epoch {}", r.backend, e.epoch);
+                if e.epoch >= epochs {
+                    bail!("{at} is beyond the recipe's {epochs} epoch(s) (counted from 0); is the file damaged?");
+                }
+                for (key, v) in [("test_acc", e.test_acc), ("train_acc", e.train_acc)] {
+                    if !v.is_nan() && !(0.0..=1.0).contains(&v) {
+                        bail!("{at}: {key} {v} is not an accuracy (0 to 1); is the file damaged?");
+                    }
+                }
+                for (key, v) in [("avg_loss", e.avg_loss), ("time_s", e.time_s), ("eval_s", e.eval_s)] {
+                    if v < 0.0 {
+                        bail!("{at}: {key} {v} is negative; is the file damaged?");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("results serialise")
     }
@@ -116,8 +142,7 @@ impl Results {
     }
 
     pub fn load(path: &Path) -> Result<Results> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read results", path.display()))?;
+        let text = crate::input::read_text(path, crate::input::RESULTS_LIMIT, "results file")?;
         Results::parse(&text, &path.display().to_string())
     }
 

@@ -153,6 +153,9 @@ pub struct Mnist {
 impl Mnist {
     /// Load the four files from `dir` (structure only; see [`verify`] for checksums).
     pub fn load(dir: &Path) -> Result<Mnist, Error> {
+        if let Some(why) = folder_problem(dir) {
+            return Err(Error::new(dir, why));
+        }
         for (name, _, _) in FILES {
             let p = dir.join(name);
             match file_problem(&p) {
@@ -210,6 +213,18 @@ fn file_problem(p: &Path) -> Option<FileStatus> {
             Some(FileStatus::Unreadable { reason: "a symbolic link to a missing file".into() })
         }
         Err(e) => Some(FileStatus::Unreadable { reason: e.to_string() }),
+    }
+}
+
+/// Why `dir` cannot be a data folder (it is a file or a device), or None (a folder, or not there
+/// yet: each file then reads as missing).
+pub fn folder_problem(dir: &Path) -> Option<String> {
+    match std::fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => Some(
+            "not a folder; --data-dir and MLCMP_DATA name the folder that holds the four MNIST IDX files"
+                .into(),
+        ),
+        _ => None,
     }
 }
 

@@ -9,7 +9,7 @@ pub struct Neighbour(Child);
 impl Neighbour {
     /// Start `exe spin` (mlcmp's hidden spinning command).
     pub fn start(exe: &Path) -> std::io::Result<Neighbour> {
-        let child = Command::new(exe)
+        let child = crate::child::die_with_parent(&mut Command::new(exe), crate::child::Orphaned::Kill)
             .arg("spin")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -75,7 +75,8 @@ fn run_child(exe: &Path, backend: &str, recipe: &Recipe, warmup: usize, data_dir
     let gluon_worker = exe.with_file_name(GLUON_WORKER);
     let exe =
         if backend.starts_with("gluon") && gluon_worker.is_file() { gluon_worker.as_path() } else { exe };
-    let child = Command::new(exe)
+    // A worker has nothing to keep once the bench is gone; its own children die with it in turn.
+    let child = crate::child::die_with_parent(&mut Command::new(exe), crate::child::Orphaned::Kill)
         .args(["worker", "--backend", backend, "--warmup", &warmup.to_string(), "--recipe-json", &json])
         .arg("--data-dir")
         .arg(data_dir)

@@ -1,11 +1,12 @@
 //! The bench tables: epoch time per backend, paired speed ratios, where the time goes, the floor.
 
+use super::table::Table;
 use super::table::{num as f, right, table, width, Style};
 use crate::bench::summary::{self, floor_s, groups, peak_s};
 use crate::results::Results;
 use crate::run::{EpochResult, Load, Status, Variant};
 use crate::stats::median;
-use comfy_table::{Cell, Table};
+use comfy_table::Cell;
 
 /// Per backend (and sweep point): median / min / max epoch, throughput, multiple of the floor, peak
 /// memory (of the process that trained: the Python process for the real frameworks), repeats.

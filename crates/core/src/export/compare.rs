@@ -1,5 +1,6 @@
 //! The compare tables: per epoch, per backend, beside the article's published numbers, and parity.
 
+use super::table::Table;
 use super::table::{num as fmt, pct, right, table, Style};
 use crate::article;
 use crate::model::ModelKind;
@@ -7,7 +8,7 @@ use crate::parity::Parity;
 use crate::results::Results;
 use crate::run::{EpochResult, RunResult, Status};
 use crate::stats::{mean, median};
-use comfy_table::{Cell, Table};
+use comfy_table::Cell;
 
 fn times(r: &RunResult, skip_first: bool) -> Vec<f64> {
     r.epochs.iter().filter(|e| !(skip_first && e.epoch == 0)).map(|e| e.time_s).collect()

@@ -1,11 +1,12 @@
 //! `mlcmp report A.json B.json ...`: results from several machines (CI runners, laptops) in one
 //! table, a row per machine and backend, so teams compare runners side by side.
 
+use super::table::Table;
 use super::table::{num as f, right, table, Style};
 use crate::bench::summary::{self, floor_s};
 use crate::results::Results;
 use crate::run::Variant;
-use comfy_table::{Cell, Table};
+use comfy_table::Cell;
 
 /// One row per file and backend: the machine (cpu, cores, threads, floor and peak where the file
 /// is a bench), the backend's median epoch, its multiple of the floor and torch's time over it.
@@ -14,6 +15,7 @@ pub fn machines_table(files: &[(String, Results)], style: Style) -> Table {
         style,
         &[
             "file",
+            "recipe",
             "cpu",
             "cores",
             "threads",
@@ -45,6 +47,7 @@ pub fn machines_table(files: &[(String, Results)], style: Style) -> Table {
                 .map_or(vec![], |g| g.runs.clone());
             t.add_row(vec![
                 Cell::new(name),
+                Cell::new(format!("{} ({})", res.recipe.name, res.recipe.model.name())),
                 Cell::new(&res.machine.cpu),
                 right(res.machine.cores),
                 right(res.machine.threads),

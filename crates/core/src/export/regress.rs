@@ -1,8 +1,9 @@
 //! The regression checks as a table.
 
+use super::table::Table;
 use super::table::{num, right, table, Style};
 use crate::regress::Check;
-use comfy_table::{Cell, Table};
+use comfy_table::Cell;
 
 pub fn table_of(checks: &[Check], style: Style) -> Table {
     let mut t = table(style, &["metric", "baseline", "current", "allowed", "verdict"]);

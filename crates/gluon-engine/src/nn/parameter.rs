@@ -212,7 +212,7 @@ pub(crate) fn load_into(
     if !opts.allow_missing {
         if let Some((name, _)) = params.iter().find(|(n, _)| !loaded.iter().any(|(k, _)| k == n)) {
             bail!(
-                "{source}: parameter '{name}' is missing from the file, which has {}; load a file saved from this network, or allow missing parameters",
+                "{source}: parameter '{name}' is missing from the file, which has {}; load a file saved from this network",
                 some_names(loaded.iter().map(|(k, _)| k.as_str()))
             );
         }
