@@ -10,8 +10,6 @@ import signal
 import sys
 import time
 
-import numpy as np
-
 STOP = {"requested": False}
 # mlcmp passes its pid: it may have died before this line ran, and then getppid() is no longer it.
 PARENT = int(os.environ.get("MLCMP_PARENT_PID") or os.getppid())
@@ -38,8 +36,13 @@ def _orphaned():
 # runner whose mlcmp dies while the framework is still loading tidies up too.
 for _s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
     signal.signal(_s, _stop)
+# mlcmp starts a runner with SIGTERM blocked, so a stop (or mlcmp's death) that comes before the
+# handler above waits for it; from here on it is handled.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 if os.getppid() != PARENT:
     _orphaned()
+
+import numpy as np  # noqa: E402 (after the handlers: numpy takes a while to import)
 
 
 def args():

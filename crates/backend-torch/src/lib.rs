@@ -201,6 +201,8 @@ fn read_named(path: &Path) -> Result<Vec<(String, Tensor)>> {
     read.map_err(|e| {
         let text = e.to_string();
         let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("unknown error");
+        let first = first.trim_start_matches("Internal torch error: ");
+        let first = first.split(". ").next().unwrap_or(first).trim_end_matches('.');
         anyhow::anyhow!(
             "{}: cannot read the weights ({}); mlcmp reads a VarStore saved by `mlcmp train --backend torch --save-params` (tch's vs.save, or safetensors), not a torch.save() pickle",
             path.display(),

@@ -21,7 +21,9 @@ pub const MAX_ERR_LINE: usize = 300;
 pub enum Orphaned {
     /// SIGKILL: nothing of the child's is worth keeping without its parent.
     Kill,
-    /// SIGTERM: the child tidies up (a runner removes its folder) and exits.
+    /// SIGTERM: the child tidies up (a runner removes its folder) and exits. SIGTERM starts
+    /// blocked in the child, so one that comes before the child's handler is installed waits for
+    /// it instead of killing the child untidily: the child unblocks SIGTERM once it can handle it.
     Terminate,
 }
 
@@ -40,6 +42,12 @@ pub fn die_with_parent(cmd: &mut Command, then: Orphaned) -> &mut Command {
         cmd.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong, 0, 0, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            if matches!(then, Orphaned::Terminate) {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGTERM);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
             }
             // The parent may have died before the prctl: then no signal would ever come.
             if libc::getppid() != parent {
