@@ -35,7 +35,7 @@ fn fetch(dir: &Path, user_named: bool) -> Result<bool> {
     script.write_all(SETUP.as_bytes()).context("cannot write the setup script")?;
     let status = mlcmp_core::child::die_with_parent(
         &mut std::process::Command::new("bash"),
-        mlcmp_core::child::Orphaned::Terminate,
+        mlcmp_core::child::Orphaned::Kill,
     )
     .arg(script.path())
     .arg("mnist")

@@ -314,7 +314,7 @@ fn bench_report_and_regress_end_to_end() {
     assert!(text(&o).1.contains("mlcmp: regression: speed ratio torch / gluon"), "{}", text(&o).1);
     let o = mlcmp(&["regress", "--baseline", "/nonexistent/base.json", "--current", json.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).1.contains("/nonexistent/base.json: cannot read results"));
+    assert!(text(&o).1.contains("/nonexistent/base.json: cannot read the results file"));
 }
 
 #[test]

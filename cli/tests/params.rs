@@ -202,7 +202,7 @@ fn weight_files_in_the_wrong_format_or_place_are_refused_before_training() {
         ),
         (
             &["train", "--backend", "gluon", "--load-params", "/nonexistent/w.params"],
-            "--load-params /nonexistent/w.params: cannot be read",
+            "--load-params: /nonexistent/w.params: cannot read the weights file",
         ),
         (
             &["train", "--backend", "gluon", "--load-params", "w.params", "--init", "shared"],

@@ -247,15 +247,25 @@ impl Backend for GluonBackend {
         &["params"]
     }
 
+    /// The file's arrays have the network's shapes. Their names are checked when the run loads
+    /// them: building a network here would take the process's first name (`sequential0_`), which
+    /// a file of full names must meet in the run's network.
     fn check_weights(&mut self, recipe: &Recipe, params: &Path) -> Result<()> {
-        load_weights(&net(&recipe.model()), params).map_err(|e| {
-            let shapes = match nd::load(params) {
-                Ok(nd::Arrays::Dict(d)) => d.iter().map(|(_, a)| a.shape()).collect(),
-                Ok(nd::Arrays::List(l)) => l.iter().map(|a| a.shape()).collect(),
-                Err(_) => vec![],
-            };
-            weights_misfit(e.into(), recipe, &shapes)
-        })
+        let shapes: Vec<Vec<usize>> = match nd::load(params)? {
+            nd::Arrays::Dict(d) => d.iter().map(|(_, a)| a.shape()).collect(),
+            nd::Arrays::List(l) => l.iter().map(|a| a.shape()).collect(),
+        };
+        let (mut have, mut want) = (shapes.clone(), recipe.model().param_shapes());
+        have.sort();
+        want.sort();
+        if have != want {
+            let e = anyhow::anyhow!(
+                "{}: holds arrays of shapes {have:?} where the recipe's network has {want:?}",
+                params.display()
+            );
+            return Err(weights_misfit(e, recipe, &shapes));
+        }
+        Ok(())
     }
 
     /// `net.load_parameters(path)` into a fresh network, then the accuracy loop of training.

@@ -275,7 +275,7 @@ mod regress {
         assert_eq!(failed(&base, &cur), ["gluon: final avg loss", "torch: final test accuracy"]);
         let mut cur = base.clone();
         cur.runs.truncate(1);
-        assert_eq!(failed(&base, &cur), ["gluon: present"]);
+        assert_eq!(failed(&base, &cur), ["gluon: missing from the current results"]);
         // A backend only in the current results is reported, not silently skipped.
         let mut cur = base.clone();
         let mut extra = cur.runs[1].clone();
@@ -296,7 +296,7 @@ mod regress {
     fn bad_baselines_are_clear_errors() {
         let dir = tempfile::tempdir().unwrap();
         let e = Results::load(&dir.path().join("none.json")).unwrap_err();
-        assert!(format!("{e:#}").contains("none.json: cannot read results"), "{e:#}");
+        assert!(format!("{e:#}").contains("none.json: cannot read the results file"), "{e:#}");
         let p = dir.path().join("bad.json");
         std::fs::write(&p, "{\"schema\": 1, \"runs\": 3}").unwrap();
         assert!(Results::load(&p).unwrap_err().to_string().contains("not an mlcmp results file"));
