@@ -119,8 +119,13 @@ def peak_rss_mb():
 
 
 def emit(**line):
-    sys.stdout.write(json.dumps(line) + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(json.dumps(line) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # mlcmp is gone: the kernel closes its end of the pipe before it sends the SIGTERM of its
+        # death, so a line written in between meets a closed pipe first.
+        _orphaned()
 
 
 def batch_done(epoch, losses, loss):
