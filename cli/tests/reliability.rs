@@ -145,9 +145,9 @@ fn tagged(tag: &str) -> Vec<(u32, String)> {
 }
 
 /// Start `args` with a unique tag in its environment and TMPDIR in `tmp`, wait until a process
-/// whose command line contains `marker` runs, SIGKILL the parent, and return what is left after
-/// a grace period: the tagged processes and the entries of `tmp`.
-fn kill_when(args: &[&str], marker: &str, tmp: &Path) -> (Vec<(u32, String)>, Vec<PathBuf>) {
+/// whose command line contains `marker` has run for `after`, SIGKILL the parent, and return what
+/// is left after a grace period: the tagged processes and the entries of `tmp`.
+fn kill_when(args: &[&str], marker: &str, after: Duration, tmp: &Path) -> (Vec<(u32, String)>, Vec<PathBuf>) {
     let tag = format!("MLCMP_TEST_TAG={}-{}", std::process::id(), tmp.display());
     let (k, v) = tag.split_once('=').unwrap();
     let mut child = Command::new(BIN)
@@ -166,6 +166,7 @@ fn kill_when(args: &[&str], marker: &str, tmp: &Path) -> (Vec<(u32, String)>, Ve
         assert!(child.try_wait().unwrap().is_none(), "mlcmp ended before '{marker}' ran");
         std::thread::sleep(Duration::from_millis(50));
     }
+    std::thread::sleep(after);
     child.kill().unwrap();
     child.wait().unwrap();
     let start = Instant::now();
@@ -186,8 +187,12 @@ fn kill_when(args: &[&str], marker: &str, tmp: &Path) -> (Vec<(u32, String)>, Ve
 fn a_sigkilled_bench_leaves_no_spinner_or_worker() {
     let tmp = tempfile::tempdir().unwrap();
     let args = ["bench", "--backends", "gluon", "--repeats", "5", "--limit", "2000", "--epochs", "2"];
-    let (left, _) =
-        kill_when(&[&args[..], &["--neighbour", "busy", "--no-save"]].concat(), " spin", tmp.path());
+    let (left, _) = kill_when(
+        &[&args[..], &["--neighbour", "busy", "--no-save"]].concat(),
+        " spin",
+        Duration::ZERO,
+        tmp.path(),
+    );
     assert!(left.is_empty(), "left running after SIGKILL: {left:?}");
 }
 
@@ -198,12 +203,16 @@ fn a_sigkilled_compare_leaves_no_runner_and_no_folder() {
         eprintln!("SKIPPED: the pytorch backend is unavailable here: {why}");
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
     let args = ["compare", "--backends", "pytorch", "--limit", "2000", "--epochs", "3", "--no-save"];
-    // Killed once the runner is up (its script in the runner folder).
-    let (left, files) = kill_when(&args, "pytorch_article.py", tmp.path());
-    assert!(left.is_empty(), "left running after SIGKILL: {left:?}");
-    assert!(files.is_empty(), "left in the temporary folder: {files:?}");
+    // Killed once the runner is up (its script in the runner folder), and while it trains.
+    for after in [Duration::ZERO, Duration::from_millis(2500)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let (left, files) = kill_when(&args, "pytorch_article.py", after, tmp.path());
+        assert!(left.is_empty(), "{after:?}: left running after SIGKILL: {left:?}");
+        // PyTorch's own cache (torchinductor_<user>) is made by every run, killed or not.
+        let ours: Vec<_> = files.iter().filter(|f| f.to_string_lossy().contains("mlcmp-runner-")).collect();
+        assert!(ours.is_empty(), "{after:?}: left in the temporary folder: {ours:?}");
+    }
 }
 
 #[test]

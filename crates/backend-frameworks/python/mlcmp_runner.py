@@ -16,20 +16,52 @@ PARENT = int(os.environ.get("MLCMP_PARENT_PID") or os.getppid())
 
 
 def _stop(signum, frame):
-    if os.getppid() != PARENT:
+    if _parent_gone():
         _orphaned()
     STOP["requested"] = True
+
+
+def _parent_gone():
+    """Whether mlcmp died. The kernel sends the death's SIGTERM when the thread that started this
+    runner ends: then mlcmp may still be the parent while its other threads exit, its main thread a
+    zombie; only after the last one does the runner get a new parent (and a second SIGTERM)."""
+    if os.getppid() != PARENT:
+        return True
+    try:
+        with open("/proc/%d/stat" % PARENT) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in ("Z", "X")
 
 
 def _orphaned():
     """mlcmp died (it asked the kernel to send SIGTERM then): nobody reads this run any more.
     Remove the runner's folder mlcmp made, then end with every process of the group (DataLoader
     workers included)."""
+    _remove_folder()
+    _end_process(1)
+
+
+def _remove_folder():
     folder = os.path.dirname(os.path.abspath(sys.argv[0]))
     if os.path.basename(folder).startswith("mlcmp-runner-"):
         import shutil
         shutil.rmtree(folder, ignore_errors=True)
-    os.killpg(os.getpgid(0), signal.SIGKILL)
+
+
+def _end_process(code):
+    """End now, without the interpreter's teardown (torch's and mxnet's take a while, and a
+    SIGKILLed mlcmp meanwhile would leave the runner's folder behind), and with this run's
+    DataLoader workers: mlcmp starts a runner as the leader of its own process group. Run by hand,
+    in someone else's group, only this process ends."""
+    if os.getpgid(0) == os.getpid():
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        os.killpg(os.getpid(), signal.SIGTERM)
+    # A SIGTERM of mlcmp's death from here on is ignored: look once more.
+    if _parent_gone():
+        _remove_folder()
+    os._exit(code)
 
 
 # SIGTERM and SIGHUP stop after the current batch, like Ctrl-C does in mlcmp; set on import, so a
@@ -39,7 +71,7 @@ for _s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
 # mlcmp starts a runner with SIGTERM blocked, so a stop (or mlcmp's death) that comes before the
 # handler above waits for it; from here on it is handled.
 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-if os.getppid() != PARENT:
+if _parent_gone():
     _orphaned()
 
 import numpy as np  # noqa: E402 (after the handlers: numpy takes a while to import)
@@ -111,6 +143,12 @@ def shared(a, shapes):
 def write_params(a, arrays):
     if a.final_params:
         np.concatenate([np.asarray(x, dtype="<f4").ravel() for x in arrays]).tofile(a.final_params)
+
+
+def finish(**fields):
+    """The run's last line (its threads, peak memory, framework version), then the end."""
+    emit(event="end", peak_rss_mb=peak_rss_mb(), **fields)
+    _end_process(0)
 
 
 def peak_rss_mb():

@@ -92,4 +92,4 @@ for epoch in range(recipe["epochs"]):
     if run.end_epoch(epoch, tic, losses, clock, status, accuracy, len(mnist_train)):
         break
 run.write_params(a, [p.data().asnumpy() for p in params])
-run.emit(event="end", peak_rss_mb=run.peak_rss_mb(), threads=recipe["threads"], version=mx.__version__)
+run.finish(threads=recipe["threads"], version=mx.__version__)

@@ -97,4 +97,4 @@ for epoch in range(recipe["epochs"]):
     if run.end_epoch(epoch, tic, losses, clock, status, accuracy, len(mnist_train)):
         break
 run.write_params(a, [p.detach().numpy() for p in net.parameters()])
-run.emit(event="end", peak_rss_mb=run.peak_rss_mb(), threads=torch.get_num_threads(), version=torch.__version__)
+run.finish(threads=torch.get_num_threads(), version=torch.__version__)
