@@ -1,5 +1,6 @@
+mod common;
+
 use mlcmp_core::export::{self, compare as report, Style};
-use mlcmp_core::machine::{Machine, Versions};
 use mlcmp_core::recipe::Recipe;
 use mlcmp_core::results::Results;
 use mlcmp_core::run::{EpochResult, RunResult, Status, StopPoint};
@@ -97,15 +98,7 @@ fn epoch(i: usize, loss: f64, t: f64) -> EpochResult {
 }
 
 fn sample_results() -> Results {
-    let versions = Versions {
-        mlcmp: "0".into(),
-        tch: "t".into(),
-        libtorch: "l".into(),
-        candle: "c".into(),
-        git: "g".into(),
-    };
-    let machine = Machine { cpu: "Test CPU".into(), cores: 2, threads: 2, os: "TestOS".into() };
-    let mut res = Results::new(machine, versions, Recipe::article());
+    let mut res = common::empty_results();
     let mut t = RunResult::new("torch", 2);
     t.epochs = vec![epoch(0, 0.3251, 1.0), epoch(1, 0.1509, 2.0)];
     let mut g = RunResult::new("gluon", 2);

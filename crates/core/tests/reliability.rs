@@ -1,7 +1,8 @@
 //! What a hostile user found: regress blessing failed or impossible results, unbounded reads and
 //! lines, children outliving mlcmp, tables that ignore the terminal.
 
-use mlcmp_core::machine::{Machine, Versions};
+mod common;
+
 use mlcmp_core::recipe::Recipe;
 use mlcmp_core::regress::checks;
 use mlcmp_core::results::Results;
@@ -20,15 +21,7 @@ fn epoch(i: usize, acc: f64) -> EpochResult {
 
 /// torch and mxnet, each with every epoch of the article's recipe at 0.97.
 fn finished() -> Results {
-    let versions = Versions {
-        mlcmp: "0".into(),
-        tch: "t".into(),
-        libtorch: "l".into(),
-        candle: "c".into(),
-        git: "g".into(),
-    };
-    let machine = Machine { cpu: "Test CPU".into(), cores: 2, threads: 2, os: "TestOS".into() };
-    let mut res = Results::new(machine, versions, Recipe::article());
+    let mut res = common::empty_results();
     for b in ["torch", "mxnet"] {
         let mut r = RunResult::new(b, 2);
         r.epochs = (0..res.recipe.epochs).map(|i| epoch(i, 0.97)).collect();
