@@ -1,8 +1,10 @@
 //! The command line: every subcommand and option, and the recipe the options ask for.
 
 use anyhow::Result;
+use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use mlcmp_core::recipe::{InitMode, Overrides, Recipe};
+use mlcmp_core::registry;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -20,8 +22,8 @@ pub struct Cli {
 pub enum Cmd {
     /// Train one backend and print the article's per-epoch line with accuracies.
     Train {
-        #[arg(long, value_enum)]
-        backend: BackendName,
+        #[arg(long, value_parser = backends(Kind::Train))]
+        backend: String,
         #[command(flatten)]
         opts: RunOpts,
         #[command(flatten)]
@@ -29,8 +31,8 @@ pub enum Cmd {
     },
     /// The accuracy of saved weights (from train --save-params, or real MXNet), without training.
     Eval {
-        #[arg(long, value_enum)]
-        backend: BackendName,
+        #[arg(long, value_parser = backends(Kind::Train))]
+        backend: String,
         /// The weights: MXNet's .params for gluon, a libtorch VarStore (.ot) for torch.
         #[arg(long, value_name = "FILE")]
         params: PathBuf,
@@ -67,10 +69,9 @@ pub enum Cmd {
         /// Also run gluon hybridized (net.hybridize()) as a third backend.
         #[arg(long)]
         hybridize: bool,
-        /// Backends to run, in this order: torch, gluon, gluon-hybrid, candle, pytorch, mxnet, or `all`
-        /// (every available one; the real frameworks are skipped with a note where setup could
-        /// not install them).
-        #[arg(long, value_delimiter = ',', default_value = "torch,gluon")]
+        /// Backends to run, in this order, or `all` (the real frameworks are skipped with a note
+        /// where setup could not install them).
+        #[arg(long, value_delimiter = ',', default_value = "torch,gluon", value_parser = backends(Kind::Compare))]
         backends: Vec<String>,
         /// Run every backend once per seed (e.g. 1,2,3; the first is the recipe's seed) and show
         /// each backend's median and range over them: one seed is one draw of the initial weights.
@@ -89,7 +90,7 @@ pub enum Cmd {
         #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = at_least_0)]
         warmup: usize,
         /// Backends to run, in this order within each repeat.
-        #[arg(long, value_delimiter = ',', default_value = "torch,gluon,gluon-hybrid,candle,torch-bare")]
+        #[arg(long, value_delimiter = ',', default_value = "torch,gluon,gluon-hybrid,candle,torch-bare", value_parser = backends(Kind::Bench))]
         backends: Vec<String>,
         /// Sizes to sweep, e.g. --sweep batch=32,128,512 --sweep hidden=256,1024.
         #[arg(long)]
@@ -177,18 +178,29 @@ pub enum DataCmd {
     Info,
 }
 
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
-pub enum BackendName {
-    Torch,
-    Gluon,
-    /// gluon with net.hybridize()
-    GluonHybrid,
-    /// the article's PyTorch code on real PyTorch
-    Pytorch,
-    /// the article's MXNet code on real MXNet 1.9.1
-    Mxnet,
-    /// the recipe in candle-nn, as a Rust user writes it
-    Candle,
+/// Which command's backend list a parser is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `train` and `eval`: one backend `compare` runs.
+    Train,
+    /// `compare --backends`: those, or `all`.
+    Compare,
+    /// `bench --backends`: every backend, bench's reference row included.
+    Bench,
+}
+
+/// The one parser of `--backend` and `--backends`: a name from the registry, each listed in the
+/// help with what it is.
+fn backends(kind: Kind) -> PossibleValuesParser {
+    let mut values: Vec<PossibleValue> = registry::BACKENDS
+        .iter()
+        .filter(|b| b.compared || kind == Kind::Bench)
+        .map(|b| PossibleValue::new(b.name).help(b.about))
+        .collect();
+    if kind == Kind::Compare {
+        values.push(PossibleValue::new("all").help("every backend of `all` that can run here"));
+    }
+    PossibleValuesParser::new(values)
 }
 
 /// `train`'s weight files, in the backend's own format: MXNet's `.params` for gluon (what

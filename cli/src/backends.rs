@@ -1,76 +1,74 @@
 //! Which backends this binary has, and the versions that go into the results.
 
-use crate::args::BackendName;
 use crate::outputs::say;
-use anyhow::Result;
-use clap::ValueEnum;
+use anyhow::{bail, Result};
 use mlcmp_backend_frameworks::{Framework, FrameworkBackend};
 use mlcmp_core::backend::Backend;
 use mlcmp_core::machine::Versions;
+use mlcmp_core::registry;
 
-pub fn make(name: BackendName, threads: usize) -> Result<Box<dyn Backend>> {
-    Ok(match name {
-        BackendName::Gluon => Box::new(mlcmp_backend_gluon::GluonBackend::new(threads)),
-        BackendName::GluonHybrid => Box::new(mlcmp_backend_gluon::GluonBackend::hybridized(threads)),
-        BackendName::Pytorch => Box::new(FrameworkBackend::new(Framework::Pytorch, threads)),
-        BackendName::Mxnet => Box::new(FrameworkBackend::new(Framework::Mxnet, threads)),
-        BackendName::Candle => Box::new(mlcmp_backend_candle::CandleBackend::new(threads)),
-        #[cfg(feature = "torch")]
-        BackendName::Torch => Box::new(mlcmp_backend_torch::TorchBackend::new(threads)),
-        #[cfg(not(feature = "torch"))]
-        BackendName::Torch => anyhow::bail!(
-            "this mlcmp was built without the torch backend; run scripts/setup, then build with the default features (cargo build --release -p mlcmp)"
-        ),
-    })
+/// Every backend this binary was built with: each crate's constructors (they only keep the thread
+/// count). The names are the backends' own (`Backend::name`) and the registry's.
+fn built(threads: usize) -> Vec<Box<dyn Backend>> {
+    let mut all: Vec<Box<dyn Backend>> = vec![
+        Box::new(mlcmp_backend_gluon::GluonBackend::new(threads)),
+        Box::new(mlcmp_backend_gluon::GluonBackend::hybridized(threads)),
+        Box::new(mlcmp_backend_candle::CandleBackend::new(threads)),
+        Box::new(FrameworkBackend::new(Framework::Pytorch, threads)),
+        Box::new(FrameworkBackend::new(Framework::Mxnet, threads)),
+    ];
+    all.extend(torch_backends(threads));
+    all
 }
 
-/// Every backend by name, including the bench-only reference: torch, gluon, gluon-hybrid, torch-bare.
-pub fn make_named(name: &str, threads: usize) -> Result<Box<dyn Backend>> {
-    match name {
-        "torch" => make(BackendName::Torch, threads),
-        "gluon" => make(BackendName::Gluon, threads),
-        "gluon-hybrid" => make(BackendName::GluonHybrid, threads),
-        "pytorch" => make(BackendName::Pytorch, threads),
-        "mxnet" => make(BackendName::Mxnet, threads),
-        "candle" => make(BackendName::Candle, threads),
-        #[cfg(feature = "torch")]
-        "torch-bare" => Ok(Box::new(mlcmp_backend_torch::BareTorch::new(threads))),
-        #[cfg(not(feature = "torch"))]
-        "torch-bare" => make(BackendName::Torch, threads),
-        _ => anyhow::bail!(
-            "unknown backend '{name}'; use torch, gluon, gluon-hybrid, candle, pytorch, mxnet or torch-bare"
+#[cfg(feature = "torch")]
+fn torch_backends(threads: usize) -> Vec<Box<dyn Backend>> {
+    vec![
+        Box::new(mlcmp_backend_torch::TorchBackend::new(threads)),
+        Box::new(mlcmp_backend_torch::BareTorch::new(threads)),
+    ]
+}
+
+#[cfg(not(feature = "torch"))]
+fn torch_backends(_threads: usize) -> Vec<Box<dyn Backend>> {
+    vec![]
+}
+
+/// The backend called `name` (a registry name), for `threads` threads.
+pub fn make(name: &str, threads: usize) -> Result<Box<dyn Backend>> {
+    if let Some(b) = built(threads).into_iter().find(|b| b.name() == name) {
+        return Ok(b);
+    }
+    match registry::get(name) {
+        // Only libtorch's backends can be left out of a build (--no-default-features).
+        Some(_) => bail!(
+            "this mlcmp was built without the torch backend; run scripts/setup, then build with the default features (cargo build --release -p mlcmp)"
         ),
+        None => bail!("unknown backend '{name}'; use {}", registry::list(|_| true)),
     }
 }
 
-/// The backends `--backends LIST` names, in order; `all` is every backend this binary can run
-/// here (a real framework setup could not install is left out, with a note on stderr).
-pub fn compare_list(list: &[String], hybridize: bool) -> Result<Vec<BackendName>> {
-    let mut names = vec![];
+/// The backends `--backends LIST` names, in order; `all` is the registry's `all` backends this
+/// binary can run here (a real framework setup could not install is left out, with a note).
+pub fn compare_list(list: &[String], hybridize: bool) -> Result<Vec<String>> {
+    let mut names: Vec<String> = vec![];
     for item in list {
-        match item.as_str() {
-            "all" => {
-                names.push(BackendName::Torch);
-                names.push(BackendName::Gluon);
-                names.push(BackendName::Candle);
-                for (fw, name) in [(Framework::Pytorch, BackendName::Pytorch), (Framework::Mxnet, BackendName::Mxnet)] {
-                    match fw.python() {
-                        Ok(_) => names.push(name),
-                        Err(why) => eprintln!("mlcmp: note: {} left out of `all`: unavailable: {why}", fw.name()),
-                    }
-                }
-            }
-            "torch-bare" => anyhow::bail!("torch-bare is bench's reference row; compare runs torch, gluon, gluon-hybrid, candle, pytorch, mxnet"),
-            other => {
-                let n = BackendName::from_str(other, true).map_err(|_| {
-                    anyhow::anyhow!("--backends: unknown backend '{other}'; use torch, gluon, gluon-hybrid, candle, pytorch, mxnet or all")
-                })?;
-                names.push(n);
+        if item != "all" {
+            names.push(item.clone());
+            continue;
+        }
+        for b in registry::BACKENDS.iter().filter(|b| b.in_all) {
+            let framework = [Framework::Pytorch, Framework::Mxnet].into_iter().find(|f| f.name() == b.name);
+            match framework.map(|f| f.python()) {
+                Some(Err(why)) => eprintln!("mlcmp: note: {} left out of `all`: unavailable: {why}", b.name),
+                _ => names.push(b.name.to_string()),
             }
         }
     }
-    if hybridize && !names.contains(&BackendName::GluonHybrid) {
-        names.push(BackendName::GluonHybrid);
+    // --hybridize: gluon hybridized as well, as `--backends ...,gluon-hybrid` asks.
+    let hybrid = mlcmp_backend_gluon::GluonBackend::hybridized(1).name();
+    if hybridize && !names.iter().any(|n| n == hybrid) {
+        names.push(hybrid.to_string());
     }
     names.dedup();
     Ok(names)

@@ -40,7 +40,7 @@ pub fn bench(opts: &RunOpts, plan: &Plan) -> Result<ExitCode> {
     }
     let threads = recipe.threads.resolve();
     for n in names {
-        backends::make_named(n, threads)?;
+        backends::make(n, threads)?;
     }
     let dir = data_dir(&opts.data_dir);
     let data = driver::load_data(&dir, recipe.limit)?; // checks the files once for all workers
@@ -138,7 +138,8 @@ fn probe_matmul(exe: &Path, [m, k, n]: [usize; 3], r: &Recipe, dir: &Path) -> f6
         .args([
             "worker",
             "--backend",
-            "torch",
+            // libtorch's rate: the speed reference's library.
+            mlcmp_core::registry::reference(),
             "--recipe-json",
             &serde_json::to_string(r).expect("serialises"),
         ])
@@ -164,7 +165,7 @@ pub fn worker(args: &WorkerArgs, probe: Option<&str>) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     ctrlc::set_handler(mlcmp_core::interrupt::note_stop).context("cannot install the Ctrl-C handler")?;
-    let mut backend = backends::make_named(&args.backend, threads)?;
+    let mut backend = backends::make(&args.backend, threads)?;
     bench_worker::worker(backend.as_mut(), args.warmup, &args.recipe_json, &args.data_dir)?;
     Ok(ExitCode::SUCCESS)
 }

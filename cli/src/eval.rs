@@ -1,6 +1,6 @@
 //! `mlcmp eval`: the accuracy of saved weights, without training.
 
-use crate::args::{BackendName, RunOpts};
+use crate::args::RunOpts;
 use crate::outputs::say;
 use crate::{backends, train::check_extension};
 use anyhow::{Context, Result};
@@ -9,7 +9,7 @@ use mlcmp_core::driver;
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn eval(opts: &RunOpts, name: BackendName, params: &Path, train: bool) -> Result<ExitCode> {
+pub fn eval(opts: &RunOpts, name: &str, params: &Path, train: bool) -> Result<ExitCode> {
     let recipe = opts.recipe()?;
     let mut backend = backends::make(name, recipe.threads.resolve())?;
     check_extension(backend.as_ref(), "--params", params)?;

@@ -16,8 +16,11 @@ enum Cli {
 fn main() -> ExitCode {
     mlcmp_core::malloc::keep_freed_memory();
     let Cli::Worker(worker_args::WorkerArgs { backend, warmup, recipe_json, data_dir }) = Cli::parse();
-    if backend != "gluon" && backend != "gluon-hybrid" {
-        eprintln!("mlcmp-gluon-worker: error: only gluon and gluon-hybrid run here, not '{backend}'");
+    let engine_only =
+        |b: &mlcmp_core::registry::BackendInfo| b.worker == mlcmp_core::registry::Worker::EngineOnly;
+    if !mlcmp_core::registry::get(&backend).is_some_and(engine_only) {
+        let here = mlcmp_core::registry::list(engine_only);
+        eprintln!("mlcmp-gluon-worker: error: only {here} run here, not '{backend}'");
         return ExitCode::from(2);
     }
     if let Err(e) = ctrlc::set_handler(mlcmp_core::interrupt::note_stop) {
@@ -30,9 +33,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut backend = match backend.as_str() {
-        "gluon-hybrid" => mlcmp_backend_gluon::GluonBackend::hybridized(threads),
-        _ => mlcmp_backend_gluon::GluonBackend::new(threads),
+    use mlcmp_core::backend::Backend as _;
+    let variants = [
+        mlcmp_backend_gluon::GluonBackend::new(threads),
+        mlcmp_backend_gluon::GluonBackend::hybridized(threads),
+    ];
+    let Some(mut backend) = variants.into_iter().find(|b| b.name() == backend) else {
+        eprintln!("mlcmp-gluon-worker: error: '{backend}' is not one of the engine's backends");
+        return ExitCode::from(2);
     };
     match mlcmp_core::bench::worker::worker(&mut backend, warmup, &recipe_json, &data_dir) {
         Ok(()) => ExitCode::SUCCESS,

@@ -46,11 +46,11 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Train { backend, opts, params } => {
-            train::train_or_compare(&opts, &[backend], false, true, None, &[], &params)
+            train::train_or_compare(&opts, std::slice::from_ref(&backend), false, true, None, &[], &params)
         }
         Cmd::Eval { backend, params, train: train_acc, config, hidden, threads, limit, data_dir } => {
             let opts = args::RunOpts { config, hidden, threads, limit, data_dir, ..Default::default() };
-            eval::eval(&opts, backend, &params, train_acc)
+            eval::eval(&opts, &backend, &params, train_acc)
         }
         Cmd::Compare { opts, no_save, check_parity, regress: baseline, hybridize, backends: list, seeds } => {
             regress_needs_json(&baseline, &opts)?;

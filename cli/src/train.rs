@@ -1,6 +1,6 @@
 //! `mlcmp train` and `mlcmp compare`: the backends one after the other in this process.
 
-use crate::args::{BackendName, ParamsOpts, RunOpts};
+use crate::args::{ParamsOpts, RunOpts};
 use crate::outputs::{exit_code, say, Outputs};
 use crate::{backends, preflight, progress};
 use anyhow::{bail, Context, Result};
@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 pub fn train_or_compare(
     opts: &RunOpts,
-    names: &[BackendName],
+    names: &[String],
     tables: bool,
     save: bool,
     check_parity: Option<f64>,
@@ -41,7 +41,7 @@ pub fn train_or_compare(
         }
     }
     let mut backends =
-        names.iter().map(|&n| backends::make(n, recipe.threads.resolve())).collect::<Result<Vec<_>>>()?;
+        names.iter().map(|n| backends::make(n, recipe.threads.resolve())).collect::<Result<Vec<_>>>()?;
     if let Some(b) = backends.first_mut() {
         check_params(b.as_mut(), params, &recipe, opts.force)?;
     }

@@ -243,10 +243,6 @@ impl Backend for GluonBackend {
         Ok(run)
     }
 
-    fn params_extensions(&self) -> &'static [&'static str] {
-        &["params"]
-    }
-
     /// The file's arrays have the network's shapes. Their names are checked when the run loads
     /// them: building a network here would take the process's first name (`sequential0_`), which
     /// a file of full names must meet in the run's network.

@@ -345,10 +345,6 @@ impl Backend for TorchBackend {
         Ok(run)
     }
 
-    fn params_extensions(&self) -> &'static [&'static str] {
-        &["ot", "safetensors"]
-    }
-
     fn check_weights(&mut self, recipe: &Recipe, params: &Path) -> Result<()> {
         let vs = nn::VarStore::new(Device::Cpu);
         let _net = net(&vs.root(), &recipe.model(), recipe.init);

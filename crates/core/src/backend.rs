@@ -59,10 +59,10 @@ pub trait Backend {
     /// failures that leave nothing to report.
     fn run(&mut self, job: &Job, on: &mut dyn FnMut(Event)) -> anyhow::Result<RunResult>;
 
-    /// The file extensions of this backend's saved weights (the first is the usual one); empty
-    /// when it cannot save or load them.
+    /// The file extensions of this backend's saved weights (the first is the usual one), from
+    /// its registry row; empty when it cannot save or load them.
     fn params_extensions(&self) -> &'static [&'static str] {
-        &[]
+        crate::registry::get(self.name()).map_or(&[], |b| b.weights)
     }
 
     /// Before any training: the weights in `params` (this backend's format) load into the

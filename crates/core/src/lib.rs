@@ -13,7 +13,7 @@
 //! ```
 //!
 //! Layers, lowest first (a module imports only modules above it in this list):
-//! `malloc`, `stats`, `article`, `interrupt`, `input`, `divergence`, `model`, `recipe`, `run`, `shared`, `machine`,
+//! `registry`, `malloc`, `stats`, `article`, `interrupt`, `input`, `divergence`, `model`, `recipe`, `run`, `shared`, `machine`,
 //! `output`, `child`, `parity`, `backend`, `tracker`, `results`, `driver`, `bench`, `regress`, `export`.
 
 pub mod article;
@@ -31,6 +31,7 @@ pub mod model;
 pub mod output;
 pub mod parity;
 pub mod recipe;
+pub mod registry;
 pub mod regress;
 pub mod results;
 pub mod run;

@@ -117,20 +117,19 @@ fn one() -> usize {
 /// first two backends.
 pub fn pairs(names: &[&str]) -> Vec<(String, String)> {
     let has = |n: &str| names.contains(&n);
-    let mut out: Vec<(String, String)> =
-        [("torch", "pytorch"), ("gluon", "mxnet"), ("torch", "gluon"), ("torch", "candle")]
-            .into_iter()
-            .filter(|(a, b)| has(a) && has(b))
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
+    let mut out: Vec<(String, String)> = crate::registry::PARITY_PAIRS
+        .iter()
+        .filter(|(a, b)| has(a) && has(b))
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
     if out.is_empty() && names.len() >= 2 {
         out.push((names[0].to_string(), names[1].to_string()));
     }
     out
 }
 
-/// The backend of a pair whose reruns from perturbed weights give the pair's floor: the
-/// engine port where there is one (it reruns quickest), else libtorch's port, else the second.
+/// The backend of a pair whose reruns from perturbed weights give the pair's floor: the first of
+/// [`crate::registry::FLOOR_PREFERENCE`] in the pair, else the second.
 pub fn floor_of<'a>(a: &'a str, b: &'a str) -> &'a str {
-    [a, b].into_iter().find(|n| *n == "gluon").or([a, b].into_iter().find(|n| *n == "torch")).unwrap_or(b)
+    crate::registry::FLOOR_PREFERENCE.iter().find_map(|p| [a, b].into_iter().find(|n| n == p)).unwrap_or(b)
 }

@@ -138,9 +138,9 @@ pub fn checks(baseline: &Results, current: &Results) -> Result<Vec<Check>> {
             cur_loss,
             Bound::AtMost(base_loss + tol.loss),
         ));
-        if b != "torch" {
+        if b != crate::registry::reference() {
             if let (Some(bs), Some(cs)) = (speed_ratio(baseline, b), speed_ratio(current, b)) {
-                let metric = format!("speed ratio torch / {b}");
+                let metric = format!("speed ratio {} / {b}", crate::registry::reference());
                 out.push(if baseline.machine.cpu == current.machine.cpu {
                     gate(metric, bs, cs, Bound::AtLeast(bs * (1.0 - tol.speed_ratio)))
                 } else {

@@ -63,9 +63,9 @@ pub fn median_epoch(res: &Results, backend: &str) -> Option<f64> {
     (!v.is_empty()).then(|| median(&v))
 }
 
-/// torch's median epoch over `backend`'s: above 1, `backend` is faster.
+/// The speed reference's (torch's) median epoch over `backend`'s: above 1, `backend` is faster.
 pub fn speed_ratio(res: &Results, backend: &str) -> Option<f64> {
-    Some(median_epoch(res, "torch")? / median_epoch(res, backend)?)
+    Some(median_epoch(res, crate::registry::reference())? / median_epoch(res, backend)?)
 }
 
 /// Per repeat, torch's median epoch over `group`'s (runs paired by repeat order).

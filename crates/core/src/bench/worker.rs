@@ -73,8 +73,9 @@ pub fn run_worker(
 fn run_child(exe: &Path, backend: &str, recipe: &Recipe, warmup: usize, data_dir: &Path) -> RunResult {
     let json = serde_json::to_string(recipe).expect("recipe serialises");
     let gluon_worker = exe.with_file_name(GLUON_WORKER);
-    let exe =
-        if backend.starts_with("gluon") && gluon_worker.is_file() { gluon_worker.as_path() } else { exe };
+    let engine_only =
+        crate::registry::get(backend).is_some_and(|b| b.worker == crate::registry::Worker::EngineOnly);
+    let exe = if engine_only && gluon_worker.is_file() { gluon_worker.as_path() } else { exe };
     // A worker has nothing to keep once the bench is gone; its own children die with it in turn.
     let child = crate::child::die_with_parent(&mut Command::new(exe), crate::child::Orphaned::Kill)
         .args(["worker", "--backend", backend, "--warmup", &warmup.to_string(), "--recipe-json", &json])

@@ -71,9 +71,11 @@ pub fn timing_table(res: &Results, style: Style) -> Table {
 pub fn ratio_table(res: &Results, style: Style) -> Table {
     let mut t = table(style, &["batch", "hidden", "ratio", "per repeat", "median"]);
     let all = groups(res);
-    for g in all.iter().filter(|g| g.backend != "torch") {
-        let Some(torch) =
-            all.iter().find(|x| x.variant == g.variant && x.backend == "torch" && x.neighbour == g.neighbour)
+    let reference = crate::registry::reference();
+    for g in all.iter().filter(|g| g.backend != reference) {
+        let Some(torch) = all
+            .iter()
+            .find(|x| x.variant == g.variant && x.backend == reference && x.neighbour == g.neighbour)
         else {
             continue;
         };
@@ -82,7 +84,7 @@ pub fn ratio_table(res: &Results, style: Style) -> Table {
         t.add_row(vec![
             right(g.variant.batch_size),
             right(width(g.variant.hidden)),
-            Cell::new(format!("torch / {}{busy}", g.backend)),
+            Cell::new(format!("{reference} / {}{busy}", g.backend)),
             Cell::new(ratios.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(" ")),
             right(if ratios.is_empty() { "-".into() } else { format!("{}x", f(median(&ratios), 2)) }),
         ]);

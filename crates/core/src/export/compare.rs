@@ -30,7 +30,7 @@ pub fn epoch_table(res: &Results, style: Style) -> Table {
     header.extend(runs.iter().map(|r| format!("avg loss {}", r.backend)));
     header.extend(runs.iter().map(|r| format!("test acc {}", r.backend)));
     header.extend(runs.iter().map(|r| format!("s {}", r.backend)));
-    let base = runs.iter().position(|r| r.backend == "torch");
+    let base = runs.iter().position(|r| r.backend == crate::registry::reference());
     let others: Vec<&RunResult> =
         runs.iter().enumerate().filter(|(i, _)| Some(*i) != base).map(|(_, r)| *r).collect();
     if base.is_some() {
@@ -109,10 +109,7 @@ pub fn article_table(res: &Results, style: Style) -> Table {
     ]);
     // Each PyTorch-style backend beside its Gluon-style counterpart: the Rust ports, and the
     // article's own code on today's frameworks.
-    for (label, a, b) in [
-        ("this run, Rust ports", "torch", "gluon"),
-        ("this run, the article's code today", "pytorch", "mxnet"),
-    ] {
+    for &(label, a, b) in crate::registry::ARTICLE_PAIRS {
         let (Some(ra), Some(rb)) = (res.run(a), res.run(b)) else { continue };
         // Like with like: the same epochs of both runs, every one counted as the article did.
         let n = ra.epochs.len().min(rb.epochs.len());

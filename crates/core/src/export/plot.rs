@@ -59,14 +59,9 @@ fn backends(res: &Results) -> Vec<String> {
 }
 
 fn color(backend: &str, i: usize) -> RGBColor {
-    match backend {
-        "torch" => RGBColor(222, 75, 44),
-        "gluon" => RGBColor(33, 113, 181),
-        "torch-bare" => RGBColor(120, 120, 120),
-        "pytorch" => RGBColor(140, 30, 10),
-        "mxnet" => RGBColor(10, 50, 120),
-        "candle" => RGBColor(60, 150, 60),
-        _ => {
+    match crate::registry::get(backend).and_then(|b| b.colour) {
+        Some([r, g, b]) => RGBColor(r, g, b),
+        None => {
             let (r, g, b) = Palette99::pick(i + 3).to_rgba().rgb();
             RGBColor(r, g, b)
         }
@@ -230,7 +225,9 @@ fn draw(res: &Results, title: &str, out: &mut String) -> Result<()> {
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
         }
         for (name, pts) in &published {
-            let c = if name.contains("PyTorch") { color("torch", 0) } else { color("gluon", 1) };
+            // The article's curves in the colours of the Rust ports that stand for them.
+            let (_, pytorch_style, gluon_style) = crate::registry::ARTICLE_PAIRS[0];
+            let c = if name.contains("PyTorch") { color(pytorch_style, 0) } else { color(gluon_style, 1) };
             chart
                 .draw_series(DashedLineSeries::new(pts.clone(), 6, 4, c.mix(0.7).stroke_width(1)))
                 .map_err(|e| anyhow!("{e}"))?
