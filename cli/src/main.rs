@@ -25,13 +25,7 @@ fn main() -> ExitCode {
     mlcmp_core::malloc::keep_freed_memory();
     // One line instead of a backtrace; a backend's panic becomes a failed run (core::backend).
     std::panic::set_hook(Box::new(|info| {
-        let msg = info
-            .payload()
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| info.payload().downcast_ref::<&str>().copied())
-            .unwrap_or("unknown cause");
-        eprintln!("mlcmp: internal error: {}", msg.lines().next().unwrap_or_default());
+        eprintln!("mlcmp: internal error: {}", mlcmp_core::backend::panic_message(info.payload()));
     }));
     let cli = Cli::parse();
     match run(cli) {

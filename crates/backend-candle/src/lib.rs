@@ -161,8 +161,9 @@ impl Data {
     fn accuracy(&self, net: &Net, r: &Recipe) -> candle_core::Result<f64> {
         let n = self.labels.dims1()?;
         let mut correct = 0u32;
-        for start in (0..n).step_by(2_000) {
-            let idx = Tensor::arange(start as u32, (start + 2_000).min(n) as u32, self.images.device())?;
+        let chunk = mlcmp_core::model::EVAL_CHUNK;
+        for start in (0..n).step_by(chunk) {
+            let idx = Tensor::arange(start as u32, (start + chunk).min(n) as u32, self.images.device())?;
             let (x, y) = self.batch(&idx, r)?;
             correct += net
                 .forward(&x)?

@@ -11,6 +11,8 @@ import sys
 import time
 
 STOP = {"requested": False}
+# mlcmp's rules, as it passes them (args()).
+RULES = {"diverged_loss": None}
 # mlcmp passes its pid: it may have died before this line ran, and then getppid() is no longer it.
 PARENT = int(os.environ.get("MLCMP_PARENT_PID") or os.getppid())
 
@@ -83,7 +85,10 @@ def args():
     p.add_argument("--data-dir", required=True, help="folder with the four MNIST IDX files")
     p.add_argument("--shared", help="folder with params.f32 and batches.json (--init shared)")
     p.add_argument("--final-params", help="write the parameters here after training (raw f32)")
+    p.add_argument("--eval-chunk", type=int, required=True, help="samples per evaluation batch (mlcmp's)")
+    p.add_argument("--diverged-loss", type=float, required=True, help="a batch loss above this diverged (mlcmp's rule)")
     a = p.parse_args()
+    RULES["diverged_loss"] = a.diverged_loss
     recipe = json.loads(a.recipe_json)
     threads = recipe["threads"]
     recipe["threads"] = os.cpu_count() if threads == "all" else int(threads)
@@ -109,10 +114,11 @@ def mnist(data_dir, train, limit):
 
 class Evaluation:
     """mlcmp's evaluation after each epoch, outside the timed epoch: both splits read and
-    normalised once, then scored in chunks of 2000 by the framework's `predict` (normalised
-    float32 (n, 784) in, class indices out)."""
+    normalised once, then scored in chunks of mlcmp's size (--eval-chunk) by the framework's
+    `predict` (normalised float32 (n, 784) in, class indices out)."""
 
     def __init__(self, a, recipe):
+        self.chunk = a.eval_chunk
         self.splits = {}
         for train in (True, False):
             images, labels = mnist(a.data_dir, train, recipe.get("limit"))
@@ -121,7 +127,8 @@ class Evaluation:
 
     def accuracy(self, train, predict):
         x, labels = self.splits[train]
-        correct = sum(int((predict(x[s: s + 2000]) == labels[s: s + 2000]).sum()) for s in range(0, len(labels), 2000))
+        c = self.chunk
+        correct = sum(int((predict(x[s: s + c]) == labels[s: s + c]).sum()) for s in range(0, len(labels), c))
         return correct / len(labels)
 
 
@@ -173,7 +180,7 @@ def batch_done(epoch, losses, loss):
     losses.append(float(loss))
     if len(losses) % 50 == 0:
         emit(event="batch", epoch=epoch, batch=len(losses) - 1, loss=float(loss))
-    if not math.isfinite(loss) or loss > 1e3:
+    if not math.isfinite(loss) or loss > RULES["diverged_loss"]:
         return "diverged"
     if STOP["requested"]:
         return "interrupted"

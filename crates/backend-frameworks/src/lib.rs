@@ -216,6 +216,8 @@ impl Backend for FrameworkBackend {
             .arg(&job.data.dir)
             .arg("--final-params")
             .arg(&final_params)
+            .args(["--eval-chunk", &mlcmp_core::model::EVAL_CHUNK.to_string()])
+            .args(["--diverged-loss", &mlcmp_core::divergence::DIVERGED_LOSS.to_string()])
             .env("OMP_NUM_THREADS", self.threads.to_string())
             .env("PYTHONWARNINGS", "ignore")
             .env("MLCMP_PARENT_PID", std::process::id().to_string())

@@ -117,9 +117,7 @@ pub fn load_weights(net: &nn::Sequential, path: &Path) -> mlcmp_gluon_engine::Re
     }
 }
 
-/// Samples per evaluation batch: big enough to keep the products efficient, small enough that
-/// the evaluation does not set the process's peak memory.
-const EVAL_CHUNK: usize = 2_000;
+use mlcmp_core::model::EVAL_CHUNK;
 
 /// Accuracy over a whole dataset, in chunks, outside `record` (predict mode).
 pub fn accuracy(net: &impl Block, data: &MnistData) -> mlcmp_gluon_engine::Result<f64> {

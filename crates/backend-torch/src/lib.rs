@@ -259,9 +259,7 @@ fn read_params(vs: &nn::VarStore, m: &Model) -> Result<Vec<Vec<f32>>> {
     param_names(m).iter().map(|n| Ok(Vec::<f32>::try_from(vars[n].flatten(0, -1))?)).collect()
 }
 
-/// Samples per evaluation batch: big enough to keep the products efficient, small enough that
-/// the evaluation does not set the process's peak memory.
-const EVAL_CHUNK: i64 = 2_000;
+const EVAL_CHUNK: i64 = mlcmp_core::model::EVAL_CHUNK as i64;
 
 /// Accuracy of `net` on a whole split, in chunks, without gradients.
 pub fn accuracy(net: &impl Module, s: &TensorSplit, r: &Recipe) -> f64 {

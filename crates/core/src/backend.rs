@@ -91,6 +91,16 @@ pub fn weights_misfit(e: anyhow::Error, recipe: &Recipe, file_shapes: &[Vec<usiz
     }
 }
 
+/// The first line of a panic's message (a `String` or `&str` payload), for a one-line error.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    let msg = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown cause");
+    msg.lines().next().unwrap_or_default()
+}
+
 /// Run a backend, turning an error or a panic (tch panics when libtorch cannot allocate) into a
 /// `failed` run with its message, so the other backends and the results survive.
 pub fn run_backend(
@@ -104,12 +114,7 @@ pub fn run_backend(
         Ok(Ok(run)) => run,
         Ok(Err(e)) => RunResult::failed(name, threads, Status::Failed, format!("{e:#}")),
         Err(payload) => {
-            let msg = payload
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| payload.downcast_ref::<&str>().copied())
-                .unwrap_or("unknown cause");
-            let msg = msg.lines().next().unwrap_or_default();
+            let msg = panic_message(payload.as_ref());
             RunResult::failed(
                 name,
                 threads,

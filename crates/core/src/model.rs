@@ -24,6 +24,11 @@ impl ModelKind {
     }
 }
 
+/// Samples per evaluation batch in every backend (and the real frameworks' runner): big enough to
+/// keep the products efficient, small enough that the evaluation does not set the process's peak
+/// memory.
+pub const EVAL_CHUNK: usize = 2_000;
+
 /// A network on `channels x height x width` images with `classes` outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Model {
@@ -203,7 +208,7 @@ impl Model {
         let params = 4.0 * self.param_count() as f64 * f;
         let layers = (self.convs().len() + self.dense().len()) as f64;
         let per_row = (self.inputs() as f64 + 3.0 * layers * self.widest_activation() as f64) * f;
-        let rows = batch.max(2_000) as f64; // evaluation runs in chunks of 2000
+        let rows = batch.max(EVAL_CHUNK) as f64;
         data + params + rows * per_row
     }
 
