@@ -1,19 +1,10 @@
 //! The mlcmp binary end to end, on a reduced recipe (--limit) of the real MNIST.
 
+mod common;
+
+use common::{mlcmp, text};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn mlcmp(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mlcmp"))
-        .args(args)
-        .env("MLCMP_RESULTS", std::env::temp_dir())
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
+use std::process::Command;
 
 #[test]
 fn ndarray_prints_both_styles() {
@@ -217,7 +208,7 @@ fn ctrl_c_sigterm_and_sighup_keep_finished_epochs_and_exit_quickly() {
 fn interrupted_by(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("i.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mlcmp"))
+    let mut child = common::mlcmp_cmd()
         .args(["compare", "--epochs", "50", "--limit", "6000", "--no-save", "--json", json.to_str().unwrap()])
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -2,8 +2,9 @@
 //! and each Rust port against its framework from shared weights and batches. Where setup could
 //! not install a framework these tests say SKIPPED with setup's reason; where it did, they run.
 
+mod common;
+
 use mlcmp_backend_frameworks::Framework;
-use std::process::Command;
 
 /// None when the framework is installed; else setup's reason, printed loudly.
 fn skipped(fw: Framework) -> bool {
@@ -19,7 +20,7 @@ fn skipped(fw: Framework) -> bool {
 fn compare(args: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
-    let o = Command::new(env!("CARGO_BIN_EXE_mlcmp"))
+    let o = common::mlcmp_cmd()
         .args(["compare", "--no-save", "--json", json.to_str().unwrap()])
         .args(args)
         .output()

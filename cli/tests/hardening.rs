@@ -1,24 +1,18 @@
 //! Faults a user meets: a closed stdout, bad or taken output paths, memory that cannot fit, odd
 //! data files, out-of-range arguments, and a binary run away from its checkout.
 
+mod common;
+
+use common::err;
 use std::path::Path;
 use std::process::{Command, Output};
 
 fn mlcmp_in(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mlcmp"))
-        .args(args)
-        .current_dir(cwd)
-        .env("MLCMP_RESULTS", std::env::temp_dir())
-        .output()
-        .unwrap()
+    common::mlcmp_cmd().args(args).current_dir(cwd).output().unwrap()
 }
 
 fn mlcmp(args: &[&str]) -> Output {
     mlcmp_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]

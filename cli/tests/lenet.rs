@@ -2,17 +2,11 @@
 //! checks, every port from shared weights and batches against torch, and the tables.
 #![cfg(feature = "torch")]
 
-use std::process::{Command, Output};
+mod common;
+
+use common::{err as stderr, mlcmp};
 
 const LENET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/lenet.json");
-
-fn mlcmp(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mlcmp")).args(args).output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 #[test]
 fn the_recipe_refuses_what_lenet_does_not_have() {

@@ -1,15 +1,10 @@
 //! `bench --neighbour busy`. Its own test binary, so no other test's processes run beside it and
 //! the load it measures is the spinner's alone (cargo runs test binaries one after another).
 
+mod common;
+
+use common::{mlcmp, text};
 use std::process::Command;
-
-fn mlcmp(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mlcmp")).args(args).output().unwrap()
-}
-
-fn text(o: &std::process::Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
 
 #[test]
 fn bench_beside_a_busy_neighbour_measures_the_slowdown_and_the_load() {

@@ -7,16 +7,11 @@ use mlcmp_backend_frameworks::Framework;
 use mlcmp_core::recipe::Recipe;
 use mlcmp_gluon_engine::data::Dataset;
 use mlcmp_gluon_engine::nn::{Block, LoadOptions};
+mod common;
+
+use common::{mlcmp, text};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn mlcmp(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mlcmp")).args(args).output().unwrap()
-}
-
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
+use std::process::Command;
 
 /// The accuracy after "test acc " in a line of mlcmp's output.
 fn test_acc(out: &str) -> String {

@@ -2,6 +2,9 @@
 //! a failed run, no child outlives a SIGKILLed mlcmp, outputs on one path and unbounded inputs are
 //! refused before any training, a user's data folder is never rewritten, and hints say what to do.
 
+mod common;
+
+use common::err;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -13,8 +16,8 @@ fn checkout() -> PathBuf {
 }
 
 fn mlcmp_env(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(BIN);
-    c.args(args).env("MLCMP_RESULTS", std::env::temp_dir()).current_dir(checkout());
+    let mut c = common::mlcmp_cmd();
+    c.args(args).current_dir(checkout());
     for (k, v) in envs {
         c.env(k, v);
     }
@@ -23,10 +26,6 @@ fn mlcmp_env(args: &[&str], envs: &[(&str, &str)]) -> Output {
 
 fn mlcmp(args: &[&str]) -> Output {
     mlcmp_env(args, &[])
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn baseline_copy(dir: &Path) -> PathBuf {
