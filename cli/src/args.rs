@@ -42,8 +42,10 @@ pub enum Cmd {
         /// Recipe file (its model, hidden size, mean and std; default: the article's recipe).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// The hidden width the weights were saved with (default: the recipe's).
         #[arg(long, allow_negative_numbers = true, value_parser = at_least_1)]
         hidden: Option<usize>,
+        /// Threads (default: the recipe's, "all" cores).
         #[arg(long, allow_negative_numbers = true, value_parser = at_least_1)]
         threads: Option<usize>,
         /// Use only the first N training and N test samples.
@@ -220,14 +222,19 @@ pub struct RunOpts {
     /// Recipe file (default: the article's recipe, configs/article.json).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Training epochs (the article's recipe: 5).
     #[arg(long, allow_negative_numbers = true, value_parser = at_least_1)]
     pub epochs: Option<usize>,
+    /// Samples per batch (the article's recipe: 128).
     #[arg(long, allow_negative_numbers = true, value_parser = at_least_1)]
     pub batch_size: Option<usize>,
+    /// SGD learning rate (the article's recipe: 0.1).
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
+    /// The MLP's hidden width (the article's recipe: 256; not for LeNet).
     #[arg(long, allow_negative_numbers = true, value_parser = at_least_1)]
     pub hidden: Option<usize>,
+    /// Seed of the initial weights and the batch order.
     #[arg(long, allow_negative_numbers = true, value_parser = seed)]
     pub seed: Option<u64>,
     /// Threads per backend (default: the recipe's, "all" cores).
