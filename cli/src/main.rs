@@ -9,13 +9,13 @@ mod outputs;
 mod preflight;
 mod progress;
 mod regress;
+mod report;
 mod train;
 mod worker_args;
 
 use anyhow::Result;
-use args::{Cli, Cmd, Format};
+use args::{Cli, Cmd};
 use clap::Parser;
-use mlcmp_core::export::{self, Style};
 use mlcmp_core::results::Results;
 use outputs::say;
 use regress::{finish_with_regress, regress, regress_needs_json};
@@ -95,61 +95,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             regress(&baseline, &cur, &current.display().to_string(), markdown.as_deref().map(|p| (p, force)))
         }
-        Cmd::Report { files, format, plot, force } => {
-            if let [_, _, ..] = files.as_slice() {
-                if matches!(format, Format::Csv) {
-                    anyhow::bail!("several files make one table; --format csv takes one file");
-                }
-                if let Some(p) = &plot {
-                    mlcmp_core::output::check_target(p, force)?;
-                }
-                let all = files
-                    .iter()
-                    .map(|p| Ok((p.display().to_string(), Results::load(p)?)))
-                    .collect::<Result<Vec<_>>>()?;
-                // The plot is drawn before anything is printed, so a refusal leaves no half output.
-                let drawn = match &plot {
-                    Some(p) => {
-                        // Lines are labelled by file stem, or by path where two stems are the same.
-                        let stems: Vec<String> = files
-                            .iter()
-                            .map(|f| {
-                                f.file_stem().map_or(f.display().to_string(), |s| s.to_string_lossy().into())
-                            })
-                            .collect();
-                        let unique = (1..stems.len()).all(|i| !stems[..i].contains(&stems[i]));
-                        let labels =
-                            if unique { stems } else { all.iter().map(|(n, _)| n.clone()).collect() };
-                        let labelled: Vec<(String, Results)> =
-                            labels.into_iter().zip(all.iter().map(|(_, r)| r.clone())).collect();
-                        Some((p, export::plot::svg_overlay(&labelled)?))
-                    }
-                    None => None,
-                };
-                let style = if matches!(format, Format::Markdown) { Style::Markdown } else { Style::Text };
-                say!("{}", export::machines::machines_table(&all, style));
-                if let Some((p, svg)) = drawn {
-                    mlcmp_core::output::write_atomic(p, svg.as_bytes(), force)?;
-                    eprintln!("plot written to {}", p.display());
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
-            let file = &files[0];
-            let res = Results::load(file)?;
-            if let Some(p) = &plot {
-                mlcmp_core::output::check_target(p, force)?;
-            }
-            match format {
-                Format::Table => say!("{}", export::render_any(&res, Style::Text)),
-                Format::Markdown => say!("{}", export::render_any(&res, Style::Markdown)),
-                Format::Csv => say!("{}", export::csv::csv(&res).trim_end()),
-            }
-            if let Some(p) = plot {
-                export::plot::write_svg(&res, &p, force)?;
-                eprintln!("plot written to {}", p.display());
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Cmd::Report { files, format, plot, force } => report::report(&files, format, plot.as_deref(), force),
         Cmd::Ndarray => {
             backends::print_ndarray_example()?;
             Ok(ExitCode::SUCCESS)
