@@ -27,6 +27,8 @@ pub enum Cmd {
         #[command(flatten)]
         opts: RunOpts,
         #[command(flatten)]
+        exports: ExportOpts,
+        #[command(flatten)]
         params: ParamsOpts,
     },
     /// The accuracy of saved weights (from train --save-params, or real MXNet), without training.
@@ -36,9 +38,9 @@ pub enum Cmd {
         /// The weights: MXNet's .params for gluon, a libtorch VarStore (.ot) for torch.
         #[arg(long, value_name = "FILE")]
         params: PathBuf,
-        /// Also the accuracy on the training set.
-        #[arg(long)]
-        train: bool,
+        /// Also report the accuracy on the training set (six times as long).
+        #[arg(long, alias = "train")]
+        train_accuracy: bool,
         /// Recipe file (its model, hidden size, mean and std; default: the article's recipe).
         #[arg(long)]
         config: Option<PathBuf>,
@@ -59,7 +61,9 @@ pub enum Cmd {
     Compare {
         #[command(flatten)]
         opts: RunOpts,
-        /// Do not save the results under results/.
+        #[command(flatten)]
+        exports: ExportOpts,
+        /// Without --json, do not keep a copy of the results under results/runs/.
         #[arg(long)]
         no_save: bool,
         /// With --init shared: exit 1 when the batch losses or final weights differ by more than TOL.
@@ -68,9 +72,6 @@ pub enum Cmd {
         /// Afterwards, check the results against this baseline (as `mlcmp regress`).
         #[arg(long, value_name = "BASELINE")]
         regress: Option<PathBuf>,
-        /// Also run gluon hybridized (net.hybridize()) as a third backend.
-        #[arg(long)]
-        hybridize: bool,
         /// Backends to run, in this order, or `all` (the real frameworks are skipped with a note
         /// where setup could not install them).
         #[arg(long, value_delimiter = ',', default_value = "torch,gluon", value_parser = backends(Kind::Compare))]
@@ -85,6 +86,8 @@ pub enum Cmd {
     Bench {
         #[command(flatten)]
         opts: RunOpts,
+        #[command(flatten)]
+        exports: ExportOpts,
         /// Repeats per backend (each a fresh worker process).
         #[arg(long, default_value_t = 5, allow_negative_numbers = true, value_parser = at_least_1)]
         repeats: usize,
@@ -97,10 +100,7 @@ pub enum Cmd {
         /// Sizes to sweep, e.g. --sweep batch=32,128,512 --sweep hidden=256,1024.
         #[arg(long)]
         sweep: Vec<String>,
-        /// Also write the tables as Markdown here.
-        #[arg(long)]
-        markdown: Option<PathBuf>,
-        /// Do not save the results under results/.
+        /// Without --json, do not keep a copy of the results under results/runs/.
         #[arg(long)]
         no_save: bool,
         /// Afterwards, check the results against this baseline (as `mlcmp regress`).
@@ -121,14 +121,10 @@ pub enum Cmd {
         current: PathBuf,
         /// Replace the baseline with the current results instead of checking (only results whose
         /// every run finished).
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["json", "markdown", "csv", "plot"])]
         update: bool,
-        /// Also write the table as Markdown here.
-        #[arg(long)]
-        markdown: Option<PathBuf>,
-        /// Overwrite an existing --markdown file.
-        #[arg(long)]
-        force: bool,
+        #[command(flatten)]
+        exports: ExportOpts,
     },
     /// Render a saved results file again: tables, Markdown or CSV, and optionally the plot.
     Report {
@@ -253,15 +249,29 @@ pub struct RunOpts {
     /// Folder with the MNIST IDX files (default: $MLCMP_DATA or data/mnist).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Write the results JSON here.
-    #[arg(long)]
+}
+
+/// The files `train`, `compare`, `bench` and `regress` write besides the tables on stdout, under
+/// one rule: checked before any work, written atomically, an existing file replaced only with
+/// `--force`.
+#[derive(Args, Clone, Default)]
+pub struct ExportOpts {
+    /// Write the results as JSON here (regress: the checks).
+    #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Overwrite an existing --json file.
+    /// Write the tables as Markdown here.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Write every epoch of every run as CSV here (regress: the checks).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Draw an SVG here: loss, accuracy and time per epoch beside the article's (regress: the
+    /// baseline and the current results overlaid).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Replace existing output files (--json, --markdown, --csv, --plot, train's --save-params).
     #[arg(long)]
     pub force: bool,
-    /// Draw the results as an SVG (loss, accuracy and time per epoch beside the article's).
-    #[arg(long)]
-    pub plot: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -50,7 +50,7 @@ pub fn make(name: &str, threads: usize) -> Result<Box<dyn Backend>> {
 
 /// The backends `--backends LIST` names, in order; `all` is the registry's `all` backends this
 /// binary can run here (a real framework setup could not install is left out, with a note).
-pub fn compare_list(list: &[String], hybridize: bool) -> Result<Vec<String>> {
+pub fn compare_list(list: &[String]) -> Result<Vec<String>> {
     let mut names: Vec<String> = vec![];
     for item in list {
         if item != "all" {
@@ -65,12 +65,15 @@ pub fn compare_list(list: &[String], hybridize: bool) -> Result<Vec<String>> {
             }
         }
     }
-    // --hybridize: gluon hybridized as well, as `--backends ...,gluon-hybrid` asks.
-    let hybrid = mlcmp_backend_gluon::GluonBackend::hybridized(1).name();
-    if hybridize && !names.iter().any(|n| n == hybrid) {
-        names.push(hybrid.to_string());
-    }
-    names.dedup();
+    // `all,gluon-hybrid` or `torch,all`: each backend once, where it first appears.
+    let mut seen: Vec<String> = vec![];
+    names.retain(|n| match seen.contains(n) {
+        true => false,
+        false => {
+            seen.push(n.clone());
+            true
+        }
+    });
     Ok(names)
 }
 

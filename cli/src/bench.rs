@@ -1,20 +1,21 @@
-//! `mlcmp bench` and its worker processes.
+//! `mlcmp bench`'s checks and progress lines (the run itself is `mlcmp_core::bench::run`), and the
+//! worker side of its processes.
 
-use crate::args::{data_dir, RunOpts};
-use crate::outputs::{exit_code, say, Outputs};
+use crate::args::{data_dir, ExportOpts, RunOpts};
+use crate::outputs::{exit_code, say, OfResults, Outputs};
 use crate::worker_args::WorkerArgs;
 use crate::{backends, preflight};
 use anyhow::{bail, Context, Result};
-use mlcmp_core::bench::{sweep, worker as bench_worker};
+use mlcmp_core::bench::{run as bench_run, sweep, worker as bench_worker};
 use mlcmp_core::driver;
 use mlcmp_core::export::{bench as tables, Style};
-use mlcmp_core::interrupt::{request_stop, stop_requested};
+use mlcmp_core::interrupt::request_stop;
 use mlcmp_core::machine::Machine;
 use mlcmp_core::recipe::Recipe;
-use mlcmp_core::results::{BenchInfo, Peak, Results};
+use mlcmp_core::results::Results;
+use mlcmp_core::run::RunResult;
 use mlcmp_core::stats::median;
-use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 /// What `mlcmp bench` was asked for besides the recipe.
 pub struct Plan<'a> {
@@ -22,13 +23,16 @@ pub struct Plan<'a> {
     pub warmup: usize,
     pub names: &'a [String],
     pub sweep: &'a [String],
-    pub markdown: Option<&'a Path>,
+    /// Without `--json` and `--no-save`, keep a copy under the results folder.
     pub save: bool,
     pub busy_neighbour: bool,
 }
 
-pub fn bench(opts: &RunOpts, plan: &Plan) -> Result<ExitCode> {
-    let Plan { repeats, warmup, names, sweep, markdown, save, busy_neighbour } = *plan;
+/// Every check before the first worker starts (the recipe at each sweep point, the data, threads,
+/// memory, the outputs), then the bench's run ([`bench_run::run`]) with a line per worker, and the
+/// tables.
+pub fn bench(opts: &RunOpts, exports: &ExportOpts, plan: &Plan) -> Result<ExitCode> {
+    let Plan { repeats, warmup, names, sweep, save, busy_neighbour } = *plan;
     if repeats == 0 {
         bail!("--repeats 0: use at least 1");
     }
@@ -53,103 +57,37 @@ pub fn bench(opts: &RunOpts, plan: &Plan) -> Result<ExitCode> {
         preflight::memory(&sweep::at(&recipe, *v), data.train.len() + data.test.len())?;
     }
     drop(data);
-    let outputs = Outputs { opts, markdown, save_as: save.then_some("bench") };
+    let outputs = Outputs { exports, save_as: (save && exports.json.is_none()).then_some("bench") };
     outputs.check(&[])?;
     let exe = std::env::current_exe().context("cannot find the mlcmp executable for the workers")?;
 
-    let mut res = Results::new(Machine::detect(threads), backends::versions(), recipe.clone());
-    let model = recipe.model();
-    let gflops = probe_matmul(&exe, model.largest_product(recipe.batch_size), &recipe, &dir);
-    // The machine's peak: the best GEMM rate over the recipe's product and two square ones big
-    // enough for libtorch's kernels to reach their top speed.
-    let squares = [[512; 3], [1024; 3]];
-    let peak = squares.iter().map(|&s| probe_matmul(&exe, s, &recipe, &dir)).fold(gflops, f64::max);
-    res.bench = Some(BenchInfo {
-        repeats,
-        warmup_epochs: warmup,
-        matmul_gflops: gflops,
-        matmul_shape: model.largest_product_text(recipe.batch_size),
-        peak: peak.is_finite().then(|| Peak {
-            gflops: peak,
-            shapes: format!("{}, 512x512x512, 1024x1024x1024", model.largest_product_text(recipe.batch_size)),
-        }),
-    });
+    let mut res = Results::new(Machine::detect(threads), backends::versions(), recipe);
     mlcmp_core::interrupt::keep_results_from_now();
-    'all: for v in &points {
-        let r = sweep::at(&recipe, *v);
-        for rep in 0..repeats {
-            // The machine's speed drifts (this VM's probe gave 187 and 279 GFLOP/s within an
-            // hour): each repeat's runs get the rate probed just before them for "x floor".
-            let probed = match rep {
-                0 if *v == points[0] => gflops,
-                _ => probe_matmul(&exe, model.largest_product(recipe.batch_size), &recipe, &dir),
-            };
-            // Quiet, then (with --neighbour busy) beside the spinning neighbour, each repeat.
-            for neighbour in [false, true].into_iter().filter(|&n| !n || busy_neighbour) {
-                for name in names {
-                    if stop_requested() {
-                        break 'all;
-                    }
-                    let mut run = bench_worker::run_worker(&exe, name, &r, warmup, &dir, neighbour);
-                    run.repeat = Some(rep);
-                    run.floor_gflops = probed.is_finite().then_some(probed);
-                    if points.len() > 1 {
-                        run.variant = Some(*v);
-                    }
-                    let med = median(&run.timed_epochs());
-                    let med = if med.is_finite() { format!("{med:.3} s") } else { "-".into() };
-                    let load = run
-                        .load
-                        .map(|l| {
-                            format!(
-                                ", others' CPU {:.0}%, steal {:.0}%",
-                                100.0 * l.others_share,
-                                100.0 * l.steal_share
-                            )
-                        })
-                        .unwrap_or_default();
-                    eprintln!(
-                        "bench: {name:<12}{} batch {:>4} hidden {:>4} repeat {}/{repeats}: median epoch {med}, {}{load}",
-                        if neighbour { " + busy" } else { "" },
-                        v.batch_size,
-                        v.hidden,
-                        rep + 1,
-                        run.status
-                    );
-                    res.runs.push(run);
-                }
-            }
-        }
-    }
-    // A repeat's probe can beat the first ones: the peak is the best rate seen.
-    let fastest = res.runs.iter().filter_map(|r| r.floor_gflops).fold(peak, f64::max);
-    if let Some(p) = res.bench.as_mut().and_then(|b| b.peak.as_mut()) {
-        p.gflops = fastest;
-    }
+    let run_plan = bench_run::Plan { repeats, warmup, names, points: &points, busy_neighbour };
+    bench_run::run(&exe, &run_plan, &dir, &mut res, &mut |run, at| eprintln!("{}", progress_line(run, at)));
     say!("\n{}", tables::render(&res, Style::Text));
-    let written = outputs.write(&res, || tables::render(&res, Style::Markdown));
+    let written = outputs.write(&OfResults { res: &res, tables: tables::render });
     Ok(exit_code(&res, written))
 }
 
-/// The matmul rate for an (m x k).(k x n) product, measured in a worker like the runs (NaN when
-/// torch is not built in).
-fn probe_matmul(exe: &Path, [m, k, n]: [usize; 3], r: &Recipe, dir: &Path) -> f64 {
-    mlcmp_core::child::die_with_parent(&mut Command::new(exe), mlcmp_core::child::Orphaned::Kill)
-        .args([
-            "worker",
-            "--backend",
-            // libtorch's rate: the speed reference's library.
-            mlcmp_core::registry::reference(),
-            "--recipe-json",
-            &serde_json::to_string(r).expect("serialises"),
-        ])
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["--probe-matmul", &format!("{m}x{k}x{n}")])
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().ok())
-        .unwrap_or(f64::NAN)
+/// `bench: gluon + busy batch  128 hidden  256 repeat 2/5: median epoch 0.412 s, ok, others' CPU 3%, steal 0%`
+fn progress_line(run: &RunResult, at: &bench_run::At) -> String {
+    let med = median(&run.timed_epochs());
+    let med = if med.is_finite() { format!("{med:.3} s") } else { "-".into() };
+    let load = run
+        .load
+        .map(|l| format!(", others' CPU {:.0}%, steal {:.0}%", 100.0 * l.others_share, 100.0 * l.steal_share))
+        .unwrap_or_default();
+    format!(
+        "bench: {:<12}{} batch {:>4} hidden {:>4} repeat {}/{}: median epoch {med}, {}{load}",
+        run.backend,
+        if run.neighbour { " + busy" } else { "" },
+        at.variant.batch_size,
+        at.variant.hidden,
+        at.repeat + 1,
+        at.repeats,
+        run.status
+    )
 }
 
 /// One backend in this process: `warmup` extra epochs first, then the recipe's; the result as JSON.

@@ -41,6 +41,7 @@ fn fetch(dir: &Path, user_named: bool) -> Result<bool> {
     .arg("mnist")
     .env("MLCMP_DATA", dir)
     .env("MLCMP_DATA_IS_DEFAULT", if user_named { "" } else { "1" })
+    .env("MLCMP_MNIST_SHA256SUMS", mlcmp_data::SHA256SUMS)
     .status()
     .context("cannot run bash for the setup script")?;
     Ok(status.success())

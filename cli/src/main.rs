@@ -39,53 +39,46 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
-        Cmd::Train { backend, opts, params } => {
-            train::train_or_compare(&opts, std::slice::from_ref(&backend), false, true, None, &[], &params)
-        }
-        Cmd::Eval { backend, params, train: train_acc, config, hidden, threads, limit, data_dir } => {
+        Cmd::Train { backend, opts, exports, params } => train::train(&opts, &exports, &backend, &params),
+        Cmd::Eval { backend, params, train_accuracy, config, hidden, threads, limit, data_dir } => {
             let opts = args::RunOpts { config, hidden, threads, limit, data_dir, ..Default::default() };
-            eval::eval(&opts, &backend, &params, train_acc)
+            eval::eval(&opts, &backend, &params, train_accuracy)
         }
-        Cmd::Compare { opts, no_save, check_parity, regress: baseline, hybridize, backends: list, seeds } => {
-            regress_needs_json(&baseline, &opts)?;
-            let names = backends::compare_list(&list, hybridize)?;
-            let none = args::ParamsOpts::default();
-            let code = train::train_or_compare(&opts, &names, true, !no_save, check_parity, &seeds, &none)?;
-            finish_with_regress(code, baseline.as_deref(), opts.json.as_deref())
+        Cmd::Compare { opts, exports, no_save, check_parity, regress: baseline, backends: list, seeds } => {
+            regress_needs_json(&baseline, &exports)?;
+            let names = backends::compare_list(&list)?;
+            let c = train::CompareOpts { save: !no_save, check_parity, seeds: &seeds };
+            let code = train::compare(&opts, &exports, &names, &c)?;
+            finish_with_regress(code, baseline.as_deref(), exports.json.as_deref())
         }
         Cmd::Bench {
             opts,
+            exports,
             repeats,
             warmup,
             backends,
             sweep,
-            markdown,
             no_save,
             regress: baseline,
             neighbour,
         } => {
-            regress_needs_json(&baseline, &opts)?;
+            regress_needs_json(&baseline, &exports)?;
             let busy = neighbour == args::NeighbourArg::Busy;
             let plan = bench::Plan {
                 repeats,
                 warmup,
                 names: &backends,
                 sweep: &sweep,
-                markdown: markdown.as_deref(),
                 save: !no_save,
                 busy_neighbour: busy,
             };
-            let code = bench::bench(&opts, &plan)?;
-            finish_with_regress(code, baseline.as_deref(), opts.json.as_deref())
+            let code = bench::bench(&opts, &exports, &plan)?;
+            finish_with_regress(code, baseline.as_deref(), exports.json.as_deref())
         }
         Cmd::Worker { args, probe_matmul } => bench::worker(&args, probe_matmul.as_deref()),
         Cmd::Spin => mlcmp_core::bench::neighbour::spin(),
-        Cmd::Regress { baseline, current, update, markdown, force } => {
-            if let Some(md) = &markdown {
-                outputs::distinct(&[("--baseline", &baseline), ("--markdown", md)])?;
-                outputs::distinct(&[("--current", &current), ("--markdown", md)])?;
-                mlcmp_core::output::check_target(md, force)?;
-            }
+        Cmd::Regress { baseline, current, update, exports } => {
+            regress::check_exports(&baseline, &current, &exports)?;
             let cur = Results::load(&current)?;
             if update {
                 mlcmp_core::regress::check_baseline(&cur, &current.display().to_string())?;
@@ -93,7 +86,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 say!("baseline {} replaced by {} (--update)", baseline.display(), current.display());
                 return Ok(ExitCode::SUCCESS);
             }
-            regress(&baseline, &cur, &current.display().to_string(), markdown.as_deref().map(|p| (p, force)))
+            regress(&baseline, &cur, &current.display().to_string(), &exports)
         }
         Cmd::Report { files, format, plot, force } => report::report(&files, format, plot.as_deref(), force),
         Cmd::Ndarray => {

@@ -1,9 +1,9 @@
 //! Where a run's outputs go, what it prints, and the exit code it ends with: one place for every
 //! command.
 
-use crate::args::RunOpts;
+use crate::args::ExportOpts;
 use anyhow::Result;
-use mlcmp_core::export::plot;
+use mlcmp_core::export::{plot, Style};
 use mlcmp_core::interrupt::stop_requested;
 use mlcmp_core::output::{check_folder, check_target, write_atomic, write_unique};
 use mlcmp_core::results::{file_stamp, Results};
@@ -21,36 +21,68 @@ macro_rules! say {
 }
 pub(crate) use say;
 
+/// What goes into each export file of a command (`--json`, `--markdown`, `--csv`, `--plot`),
+/// rendered only when asked for.
+pub trait Contents {
+    fn json(&self) -> String;
+    fn markdown(&self) -> String;
+    fn csv(&self) -> String;
+    fn svg(&self) -> Result<String>;
+}
+
+/// A results file's exports: the JSON itself, the command's tables as Markdown, every epoch as
+/// CSV, the plot.
+pub struct OfResults<'a> {
+    pub res: &'a Results,
+    /// The command's tables (`export::compare::render` or `export::bench::render`).
+    pub tables: fn(&Results, Style) -> String,
+}
+
+impl Contents for OfResults<'_> {
+    fn json(&self) -> String {
+        self.res.to_json()
+    }
+    fn markdown(&self) -> String {
+        (self.tables)(self.res, Style::Markdown)
+    }
+    fn csv(&self) -> String {
+        mlcmp_core::export::csv::csv(self.res)
+    }
+    fn svg(&self) -> Result<String> {
+        plot::svg(self.res)
+    }
+}
+
+/// One export flag: what it writes (for the "written to" line), its path, and its text.
+type Export<'a> = (&'static str, &'a Option<PathBuf>, &'a dyn Fn() -> Result<String>);
+
 /// The files a command writes besides the tables on stdout.
 pub struct Outputs<'a> {
-    pub opts: &'a RunOpts,
-    /// `bench --markdown FILE`: the tables as Markdown.
-    pub markdown: Option<&'a Path>,
-    /// With `compare`/`bench` and no `--no-save`: a copy under the results folder, named by kind.
+    pub exports: &'a ExportOpts,
+    /// With `compare`/`bench`, no `--json` and no `--no-save`: a copy under the results folder,
+    /// named by kind, so a run's results are never lost.
     pub save_as: Option<&'static str>,
 }
 
 impl Outputs<'_> {
-    fn targets(&self) -> Vec<(&'static str, &Path)> {
-        [
-            ("--json", self.opts.json.as_deref()),
-            ("--plot", self.opts.plot.as_deref()),
-            ("--markdown", self.markdown),
-        ]
-        .into_iter()
-        .filter_map(|(flag, p)| p.map(|p| (flag, p)))
-        .collect()
+    /// Each export flag given, with its path.
+    pub fn targets(&self) -> Vec<(&'static str, &Path)> {
+        let e = self.exports;
+        [("--json", &e.json), ("--markdown", &e.markdown), ("--csv", &e.csv), ("--plot", &e.plot)]
+            .into_iter()
+            .filter_map(|(flag, p)| p.as_deref().map(|p| (flag, p)))
+            .collect()
     }
 
     /// Before any training: no two outputs (or an output and `also`, files the run reads) on one
     /// path, and every output can be written (folder exists or can be made, writable, not
     /// clobbering without --force, nothing but a regular file replaced).
     pub fn check(&self, also: &[(&str, &Path)]) -> Result<()> {
-        let mut all = self.targets();
-        all.extend_from_slice(also);
+        let mut all = also.to_vec();
+        all.extend(self.targets());
         distinct(&all)?;
         for (_, p) in self.targets() {
-            check_target(p, self.opts.force)?;
+            check_target(p, self.exports.force)?;
         }
         if self.save_as.is_some() {
             check_folder(&results_dir())?;
@@ -60,30 +92,33 @@ impl Outputs<'_> {
 
     /// Write every output, each attempted even when another failed; say where each went. False
     /// when any failed (the command then exits 1).
-    pub fn write(&self, res: &Results, markdown: impl FnOnce() -> String) -> bool {
-        let mut ok = true;
-        let mut attempt = |what: &str, r: Result<PathBuf>| match r {
-            Ok(p) => say!("{what} written to {}", p.display()),
-            Err(e) => {
-                eprintln!("mlcmp: error: {e:#}");
-                ok = false;
-            }
-        };
-        let force = self.opts.force;
-        if let Some(p) = &self.opts.json {
-            attempt("results", res.save(p, force).map(|()| p.clone()));
-        }
-        if let Some(p) = &self.opts.plot {
-            attempt("plot", plot::write_svg(res, p, force).map(|()| p.clone()));
-        }
-        if let Some(p) = self.markdown {
-            attempt(
-                "markdown tables",
-                write_atomic(p, markdown().as_bytes(), force).map(|()| p.to_path_buf()),
-            );
-        }
+    pub fn write(&self, c: &dyn Contents) -> bool {
+        let e = self.exports;
+        let files: [Export; 4] = [
+            ("results", &e.json, &|| Ok(c.json())),
+            ("markdown tables", &e.markdown, &|| Ok(c.markdown())),
+            ("csv", &e.csv, &|| Ok(c.csv())),
+            ("plot", &e.plot, &|| c.svg()),
+        ];
+        let mut written: Vec<(&str, Result<PathBuf>)> = files
+            .into_iter()
+            .filter_map(|(what, path, text)| {
+                let p = path.as_ref()?;
+                Some((what, text().and_then(|t| write_atomic(p, t.as_bytes(), e.force)).map(|()| p.clone())))
+            })
+            .collect();
         if let Some(kind) = self.save_as {
-            attempt("results", write_unique(&results_dir(), kind, &file_stamp(), res.to_json().as_bytes()));
+            written.push(("results", write_unique(&results_dir(), kind, &file_stamp(), c.json().as_bytes())));
+        }
+        let mut ok = true;
+        for (what, r) in written {
+            match r {
+                Ok(p) => say!("{what} written to {}", p.display()),
+                Err(e) => {
+                    eprintln!("mlcmp: error: {e:#}");
+                    ok = false;
+                }
+            }
         }
         if !ok {
             eprintln!("mlcmp: some outputs could not be written; the lines above say where the others went");
@@ -123,14 +158,18 @@ fn same_file(a: &Path, b: &Path) -> bool {
     resolved(a) == resolved(b)
 }
 
-/// Where `compare` and `bench` save their results unless --no-save: `$MLCMP_RESULTS`, else the
-/// `results/` folder of the mlcmp checkout the current folder is in, else `./results`.
+/// Where `compare` and `bench` keep a run's results when no `--json` says where they go:
+/// `$MLCMP_RESULTS`, else `results/runs/` of the mlcmp checkout the current folder is in, else
+/// `./results/runs`. Apart from `results/` itself, which holds only the curated tables that
+/// `scripts/results` writes and the README shows.
 pub fn results_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("MLCMP_RESULTS").filter(|d| !d.is_empty()) {
         return d.into();
     }
     let here = std::env::current_dir().unwrap_or_else(|_| ".".into());
-    mlcmp_data::checkout_of(&here).map(|c| c.join("results")).unwrap_or_else(|| here.join("results"))
+    let results =
+        mlcmp_data::checkout_of(&here).map(|c| c.join("results")).unwrap_or_else(|| here.join("results"));
+    results.join("runs")
 }
 
 /// The exit code for a finished command: 130 interrupted (Ctrl-C, SIGTERM or SIGHUP; also between

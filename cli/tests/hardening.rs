@@ -108,7 +108,7 @@ fn a_recipe_that_cannot_fit_is_refused_before_training() {
 fn data_files_say_what_is_wrong() {
     let dir = tempfile::tempdir().unwrap();
     let real = mlcmp_data::default_dir();
-    for (name, _, _) in mlcmp_data::FILES {
+    for (name, _) in mlcmp_data::FILES {
         std::fs::copy(real.join(name), dir.path().join(name)).unwrap();
     }
     let d = dir.path().to_str().unwrap();

@@ -16,7 +16,7 @@ use anyhow::Result;
 use mlcmp_core::backend::{weights_misfit, Backend, Evaluation, Event, Job};
 use mlcmp_core::model::{Model, ModelKind};
 use mlcmp_core::recipe::{InitMode, Recipe};
-use mlcmp_core::run::{RunResult, Status};
+use mlcmp_core::run::RunResult;
 use mlcmp_core::tracker::{Phase, Tracker};
 use mlcmp_data::Split;
 use mlcmp_gluon_engine::data::vision::{transforms, MNIST};
@@ -231,13 +231,8 @@ impl Backend for GluonBackend {
             .iter()
             .map(|p| p.data()?.to_vec())
             .collect::<mlcmp_gluon_engine::Result<_>>()?;
-        if let (Some(path), Status::Ok) = (job.params.save, run.status) {
-            // net.save_parameters('w.params'); a failure keeps the epochs and fails the run.
-            if let Err(e) = net.save_parameters(path) {
-                run.status = Status::Failed;
-                run.error = Some(format!("trained, but the weights were not saved: {e}"));
-            }
-        }
+        // net.save_parameters('w.params')
+        run.save_weights(job.params.save, |path| net.save_parameters(path).map_err(anyhow::Error::msg));
         Ok(run)
     }
 

@@ -15,7 +15,7 @@ use anyhow::{bail, Result};
 use mlcmp_core::backend::{weights_misfit, Backend, Evaluation, Event, Job};
 use mlcmp_core::model::Model;
 use mlcmp_core::recipe::{InitMode, Recipe};
-use mlcmp_core::run::{RunResult, Status};
+use mlcmp_core::run::RunResult;
 use mlcmp_core::tracker::{Phase, Tracker};
 use mlcmp_data::Split;
 use std::path::Path;
@@ -333,13 +333,7 @@ impl Backend for TorchBackend {
         }
         let mut run = t.finish();
         run.final_params = read_params(&vs, &model)?;
-        if let (Some(path), Status::Ok) = (job.params.save, run.status) {
-            // vs.save("w.ot"); a failure keeps the epochs and fails the run.
-            if let Err(e) = save_var_store(&vs, path) {
-                run.status = Status::Failed;
-                run.error = Some(format!("trained, but the weights were not saved: {e:#}"));
-            }
-        }
+        run.save_weights(job.params.save, |path| save_var_store(&vs, path)); // vs.save("w.ot")
         Ok(run)
     }
 
@@ -432,7 +426,7 @@ pub fn matmul_gflops(m: i64, k: i64, n: i64, threads: usize, reps: usize) -> f64
         let _ = a.matmul(&b);
     }
     let median_s = || {
-        let mut times: Vec<f64> = (0..reps)
+        let times: Vec<f64> = (0..reps)
             .map(|_| {
                 let t = Instant::now();
                 let c = a.matmul(&b);
@@ -441,8 +435,7 @@ pub fn matmul_gflops(m: i64, k: i64, n: i64, threads: usize, reps: usize) -> f64
                 dt
             })
             .collect();
-        times.sort_by(f64::total_cmp);
-        times[times.len() / 2]
+        mlcmp_core::stats::median(&times)
     };
     let best = (0..3).map(|_| median_s()).fold(f64::INFINITY, f64::min);
     2.0 * (m * k * n) as f64 / best / 1e9

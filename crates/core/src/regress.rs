@@ -10,7 +10,7 @@ use crate::stats::median;
 use anyhow::{bail, Result};
 
 /// One gated (or shown) metric.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Check {
     pub metric: String,
     pub baseline: f64,

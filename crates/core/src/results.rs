@@ -22,14 +22,14 @@ pub struct BenchInfo {
     #[serde(deserialize_with = "crate::run::f64_or_nan")]
     pub matmul_gflops: f64,
     pub matmul_shape: String,
-    /// The machine's measured peak: the best libtorch GEMM rate over a few shapes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub peak: Option<Peak>,
+    /// libtorch's best GEMM rate over a few shapes (`peak` in files written before the rename).
+    #[serde(default, alias = "peak", skip_serializing_if = "Option::is_none")]
+    pub libtorch_best: Option<BestRate>,
 }
 
-/// The best f32 GEMM rate measured on the machine, and how.
+/// The best f32 GEMM rate libtorch reached on the machine, and over which shapes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Peak {
+pub struct BestRate {
     #[serde(deserialize_with = "crate::run::f64_or_nan")]
     pub gflops: f64,
     /// The shapes tried, e.g. `128x784x256, 512x512x512, 1024x1024x1024`.
@@ -51,7 +51,7 @@ pub struct Results {
     /// Schema 1's single comparison of the first two runs; read, then moved into `parities`.
     #[serde(default, skip_serializing)]
     parity: Option<Parity>,
-    /// With `mlcmp bench`: repeats, warm-up and the measured matmul rate behind the floor.
+    /// With `mlcmp bench`: repeats, warm-up and the measured libtorch matmul rates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bench: Option<BenchInfo>,
 }

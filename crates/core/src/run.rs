@@ -145,9 +145,10 @@ pub struct RunResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_rss_mb: Option<f64>,
     /// `mlcmp bench`: libtorch's matmul rate (GFLOP/s) probed just before this run's repeat, so
-    /// "x floor" sets each run against the machine's speed at that moment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub floor_gflops: Option<f64>,
+    /// "x libtorch" sets each run against the machine's speed at that moment (`floor_gflops` in
+    /// files written before the rename).
+    #[serde(default, alias = "floor_gflops", skip_serializing_if = "Option::is_none")]
+    pub libtorch_gflops: Option<f64>,
     /// `mlcmp bench`: what else the machine did while this run's worker ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load: Option<Load>,
@@ -164,6 +165,20 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// `train --save-params`: after a run that finished, `save` the trained weights to `path` (in
+    /// the backend's own format); a failure keeps the epochs and fails the run with why.
+    pub fn save_weights(
+        &mut self,
+        path: Option<&std::path::Path>,
+        save: impl FnOnce(&std::path::Path) -> anyhow::Result<()>,
+    ) {
+        let (Some(path), Status::Ok) = (path, self.status) else { return };
+        if let Err(e) = save(path) {
+            self.status = Status::Failed;
+            self.error = Some(format!("trained, but the weights were not saved: {e:#}"));
+        }
+    }
+
     pub fn new(backend: &str, threads: usize) -> RunResult {
         RunResult {
             backend: backend.into(),
@@ -175,7 +190,7 @@ impl RunResult {
             repeat: None,
             variant: None,
             peak_rss_mb: None,
-            floor_gflops: None,
+            libtorch_gflops: None,
             load: None,
             neighbour: false,
             seed: None,

@@ -114,7 +114,7 @@ fn bench_info(matmul_gflops: f64) -> mlcmp_core::results::BenchInfo {
         warmup_epochs: 1,
         matmul_gflops,
         matmul_shape: "(128x784).(784x256)".into(),
-        peak: None,
+        libtorch_best: None,
     }
 }
 
@@ -370,7 +370,7 @@ fn what_mlcmp_writes_it_reads_back_even_unmeasured_values() {
     let back = Results::parse(&json, "t.json").unwrap();
     assert!(back.bench.unwrap().matmul_gflops.is_nan());
     assert!(back.runs[0].epochs[0].test_acc.is_nan());
-    assert!(export::render_any(&Results::parse(&json, "t.json").unwrap(), Style::Text).contains("floor"));
+    assert!(export::render_any(&Results::parse(&json, "t.json").unwrap(), Style::Text).contains("x libtorch"));
 }
 
 #[test]
@@ -489,36 +489,43 @@ fn the_floor_of_several_reruns_is_each_measures_largest() {
     assert!(steps.iter().enumerate().all(|(i, a)| steps[..i].iter().all(|b| b != a)) && steps.len() >= 3);
 }
 
-/// "x floor" sets each bench run against the matmul rate probed before its own repeat, so a
+/// "x libtorch" sets each bench run against the matmul rate probed before its own repeat, so a
 /// machine that speeds up or slows down between repeats does not move the multiple; runs without
 /// a probe of their own (older files) use the bench's first one.
 #[test]
-fn x_floor_pairs_each_run_with_its_own_probe() {
-    use mlcmp_core::bench::summary::x_floor;
+fn x_libtorch_pairs_each_run_with_its_own_probe() {
+    use mlcmp_core::bench::summary::x_libtorch;
     use mlcmp_core::run::Variant;
     let mut res = sample_results();
     res.bench = Some(bench_info(100.0));
     let flops = Recipe::article().model().train_flops_per_sample() * 60_000.0;
     // The machine ran at 100 GFLOP/s in the first repeat and at 200 in the second; the run took
-    // twice its floor in both.
+    // twice its time at that rate in both.
     let run = |gflops: f64| {
         let mut r = RunResult::new("gluon", 2);
         r.epochs = vec![epoch(0, 0.3, 2.0 * flops / (gflops * 1e9))];
-        r.floor_gflops = Some(gflops);
+        r.libtorch_gflops = Some(gflops);
         r
     };
     let (slow, fast) = (run(100.0), run(200.0));
     let v = Variant { batch_size: 128, hidden: 256 };
-    assert!((x_floor(&res, v, &[&slow, &fast]) - 2.0).abs() < 1e-9);
+    assert!((x_libtorch(&res, v, &[&slow, &fast]) - 2.0).abs() < 1e-9);
     let (mut a, mut b) = (slow.clone(), fast.clone());
-    (a.floor_gflops, b.floor_gflops) = (None, None);
-    assert!((x_floor(&res, v, &[&a, &b]) - 1.5).abs() < 1e-9, "2x and 1x the first probe's floor");
+    (a.libtorch_gflops, b.libtorch_gflops) = (None, None);
+    assert!((x_libtorch(&res, v, &[&a, &b]) - 1.5).abs() < 1e-9, "2x and 1x the first probe's time");
     res.runs = vec![slow, fast];
+    let best = mlcmp_core::results::BestRate { gflops: 250.0, shapes: "128x784x256, 512x512x512".into() };
+    res.bench.as_mut().unwrap().libtorch_best = Some(best);
     let json = res.to_json();
-    assert!(json.contains("\"floor_gflops\": 200.0"), "{json}");
+    assert!(json.contains("\"libtorch_gflops\": 200.0"), "{json}");
     let text = export::render_any(&Results::parse(&json, "t.json").unwrap(), Style::Markdown);
     assert!(text.contains("probed again before each repeat: 100 to 200 GFLOP/s"), "{text}");
     let gluon = text.lines().find(|l| l.starts_with("| gluon")).unwrap();
     let cells: Vec<&str> = gluon.split('|').map(str::trim).collect();
-    assert_eq!(cells[8], "2.00", "x floor in {gluon}");
+    assert_eq!(cells[8], "2.00", "x libtorch in {gluon}");
+    // Files written before the rename call the probe `floor_gflops` and libtorch's best `peak`.
+    let old =
+        json.replace("\"libtorch_gflops\"", "\"floor_gflops\"").replace("\"libtorch_best\"", "\"peak\"");
+    assert!(old.contains("\"floor_gflops\": 200.0"));
+    assert_eq!(Results::parse(&old, "old.json").unwrap(), Results::parse(&json, "t.json").unwrap());
 }

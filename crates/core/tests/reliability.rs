@@ -80,7 +80,7 @@ fn regress_refuses_impossible_values_and_other_recipes() {
         warmup_epochs: 1,
         matmul_gflops: 1.0,
         matmul_shape: "x".into(),
-        peak: None,
+        libtorch_best: None,
     });
     cur.runs[0].epochs.push(epoch(5, 0.97));
     cur.check_plausible("bench.json").unwrap();

@@ -18,17 +18,26 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// The four files, their sizes and SHA-256 (the values in shared/FACTS.md).
-pub const FILES: [(&str, u64, &str); 4] = [
-    (
-        "train-images-idx3-ubyte",
-        47_040_016,
-        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    ),
-    ("train-labels-idx1-ubyte", 60_008, "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
-    ("t10k-images-idx3-ubyte", 7_840_016, "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
-    ("t10k-labels-idx1-ubyte", 10_008, "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+/// The four files and their sizes.
+pub const FILES: [(&str, u64); 4] = [
+    ("train-images-idx3-ubyte", 47_040_016),
+    ("train-labels-idx1-ubyte", 60_008),
+    ("t10k-images-idx3-ubyte", 7_840_016),
+    ("t10k-labels-idx1-ubyte", 10_008),
 ];
+
+/// The four files' published SHA-256, in `sha256sum`'s format: the one list that both this crate
+/// and `scripts/setup` check the files against (`mlcmp data fetch` hands it to the setup script
+/// it carries).
+pub const SHA256SUMS: &str = include_str!("../mnist.sha256");
+
+/// The published SHA-256 of the MNIST file `name`, from [`SHA256SUMS`].
+pub fn published_sha256(name: &str) -> Option<&'static str> {
+    SHA256SUMS.lines().find_map(|l| {
+        let (sum, file) = l.split_once("  ")?;
+        (file.trim() == name).then_some(sum)
+    })
+}
 
 /// MNIST's classes (the digits 0..=9).
 pub const CLASSES: usize = 10;
@@ -156,7 +165,7 @@ impl Mnist {
         if let Some(why) = folder_problem(dir) {
             return Err(Error::new(dir, why));
         }
-        for (name, _, _) in FILES {
+        for (name, _) in FILES {
             let p = dir.join(name);
             match file_problem(&p) {
                 None => {}
@@ -238,10 +247,11 @@ pub fn sha256_file(path: &Path) -> Result<String, Error> {
 pub fn verify(dir: &Path) -> Vec<(PathBuf, FileStatus)> {
     FILES
         .iter()
-        .map(|(name, _, sum)| {
+        .map(|(name, _)| {
             let p = dir.join(name);
+            let sum = published_sha256(name).expect("every file has a published SHA-256");
             let status = file_problem(&p).unwrap_or_else(|| match sha256_file(&p) {
-                Ok(actual) if actual == *sum => FileStatus::Ok,
+                Ok(actual) if actual == sum => FileStatus::Ok,
                 Ok(actual) => FileStatus::Mismatch { actual },
                 Err(e) => FileStatus::Unreadable { reason: e.message },
             });

@@ -123,3 +123,18 @@ fn real_mnist_counts_histograms_and_pixels() {
     let imgs = read_images(&dir.join("t10k-images-idx3-ubyte")).unwrap();
     assert_eq!(imgs.pixels.iter().take(784).map(|&p| p as u32).sum::<u32>(), 18454);
 }
+
+/// The one checksum list names each of the four files once, with a SHA-256 in lower-case hex.
+#[test]
+fn every_file_has_one_published_sha256() {
+    for (name, _) in mlcmp_data::FILES {
+        let sum = mlcmp_data::published_sha256(name).unwrap_or_else(|| panic!("{name}: no SHA-256"));
+        assert!(
+            sum.len() == 64 && sum.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+            "{sum}"
+        );
+        assert_eq!(mlcmp_data::SHA256SUMS.lines().filter(|l| l.ends_with(&format!("  {name}"))).count(), 1);
+    }
+    assert_eq!(mlcmp_data::SHA256SUMS.lines().count(), 4);
+    assert_eq!(mlcmp_data::published_sha256("t10k-labels"), None);
+}

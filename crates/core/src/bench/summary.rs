@@ -1,5 +1,5 @@
 //! What a bench's runs add up to: runs grouped by sweep point and backend, median epochs, paired
-//! speed ratios and the floor. Numbers only; [`crate::export::bench`] turns them into tables.
+//! speed ratios and the epoch at libtorch's matmul rate. Numbers only; [`crate::export::bench`] turns them into tables.
 
 use crate::bench::sweep;
 use crate::results::Results;
@@ -89,22 +89,23 @@ pub fn epoch_flops(res: &Results, v: Variant, samples: usize) -> f64 {
     sweep::at(&res.recipe, v).model().train_flops_per_sample() * samples as f64
 }
 
-/// Floor seconds per epoch at a sweep point: the epoch's FLOPs at the measured matmul rate.
-pub fn floor_s(res: &Results, v: Variant) -> f64 {
+/// Seconds per epoch at a sweep point at libtorch's matmul rate: the epoch's FLOPs over the rate
+/// the bench first probed on the recipe's largest product.
+pub fn libtorch_s(res: &Results, v: Variant) -> f64 {
     at_rate(res, v, res.bench.as_ref().map(|b| b.matmul_gflops))
 }
 
-/// `runs`' epochs over the floor: per run, its median epoch over the floor at the rate probed
-/// before its repeat (the bench's first probe for a run without one), then the median. Pairing
+/// `runs`' epochs over their time at libtorch's rate: per run, its median epoch over the
+/// epoch's FLOPs at the rate probed before its repeat (the bench's first probe for a run without one), then the median. Pairing
 /// each run with its own probe keeps the machine's drift in speed out of the multiple.
-pub fn x_floor(res: &Results, v: Variant, runs: &[&RunResult]) -> f64 {
+pub fn x_libtorch(res: &Results, v: Variant, runs: &[&RunResult]) -> f64 {
     let first = res.bench.as_ref().map(|b| b.matmul_gflops);
     let per_run: Vec<f64> = runs
         .iter()
         .filter_map(|r| {
-            let gflops = r.floor_gflops.or(first)?;
-            let floor = epoch_flops(res, v, r.epochs.first()?.samples) / (gflops * 1e9);
-            Some(median(&r.timed_epochs()) / floor)
+            let gflops = r.libtorch_gflops.or(first)?;
+            let at_rate = epoch_flops(res, v, r.epochs.first()?.samples) / (gflops * 1e9);
+            Some(median(&r.timed_epochs()) / at_rate)
         })
         .filter(|x| x.is_finite())
         .collect();
@@ -113,15 +114,15 @@ pub fn x_floor(res: &Results, v: Variant, runs: &[&RunResult]) -> f64 {
 
 /// The rates probed before each repeat: (lowest, highest), if any run has one.
 pub fn probed_range(res: &Results) -> Option<(f64, f64)> {
-    let rates: Vec<f64> = res.runs.iter().filter_map(|r| r.floor_gflops).collect();
+    let rates: Vec<f64> = res.runs.iter().filter_map(|r| r.libtorch_gflops).collect();
     (!rates.is_empty()).then(|| {
         (rates.iter().copied().fold(f64::INFINITY, f64::min), rates.iter().copied().fold(0.0, f64::max))
     })
 }
 
-/// Seconds per epoch at the machine's measured peak rate (the best GEMM over a few shapes).
-pub fn peak_s(res: &Results, v: Variant) -> f64 {
-    at_rate(res, v, res.bench.as_ref().and_then(|b| b.peak.as_ref()).map(|p| p.gflops))
+/// Seconds per epoch at libtorch's best rate (the best GEMM over a few shapes).
+pub fn libtorch_best_s(res: &Results, v: Variant) -> f64 {
+    at_rate(res, v, res.bench.as_ref().and_then(|b| b.libtorch_best.as_ref()).map(|p| p.gflops))
 }
 
 fn at_rate(res: &Results, v: Variant, gflops: Option<f64>) -> f64 {

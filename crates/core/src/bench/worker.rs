@@ -120,3 +120,21 @@ pub fn worker(backend: &mut dyn Backend, warmup: usize, recipe_json: &str, dir: 
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }
+
+/// libtorch's matmul rate in GFLOP/s for an (m x k).(k x n) product at the recipe's threads,
+/// measured in a worker process like the runs (`exe worker --probe-matmul MxKxN`, the speed
+/// reference's backend); NaN when it cannot be measured (a build without torch).
+pub fn probe_matmul(exe: &Path, [m, k, n]: [usize; 3], recipe: &Recipe, data_dir: &Path) -> f64 {
+    crate::child::die_with_parent(&mut Command::new(exe), crate::child::Orphaned::Kill)
+        .args(["worker", "--backend", crate::registry::reference(), "--recipe-json"])
+        .arg(serde_json::to_string(recipe).expect("recipe serialises"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--probe-matmul", &format!("{m}x{k}x{n}")])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().ok())
+        .unwrap_or(f64::NAN)
+}

@@ -1,15 +1,15 @@
-//! The bench tables: epoch time per backend, paired speed ratios, where the time goes, the floor.
+//! The bench tables: epoch time per backend, paired speed ratios, where the time goes, the epoch at libtorch's matmul rate.
 
 use super::table::Table;
 use super::table::{num as f, right, table, width, Style};
-use crate::bench::summary::{self, floor_s, groups, peak_s};
+use crate::bench::summary::{self, groups, libtorch_best_s, libtorch_s};
 use crate::results::Results;
 use crate::run::{EpochResult, Load, Status, Variant};
 use crate::stats::median;
 use comfy_table::Cell;
 
-/// Per backend (and sweep point): median / min / max epoch, throughput, multiple of the floor, peak
-/// memory (of the process that trained: the Python process for the real frameworks), repeats.
+/// Per backend (and sweep point): median / min / max epoch, throughput, multiple of the time at libtorch's
+/// rates, peak memory (of the process that trained: the Python process for the real frameworks), repeats.
 pub fn timing_table(res: &Results, style: Style) -> Table {
     let mut t = table(
         style,
@@ -21,8 +21,8 @@ pub fn timing_table(res: &Results, style: Style) -> Table {
             "min s",
             "max s",
             "samples/s",
-            "x floor",
-            "x peak",
+            "x libtorch",
+            "x libtorch best",
             "peak RSS MB",
             "threads",
             "repeats",
@@ -52,8 +52,8 @@ pub fn timing_table(res: &Results, style: Style) -> Table {
             right(f(times.iter().copied().fold(f64::NAN, f64::min), 3)),
             right(f(times.iter().copied().fold(f64::NAN, f64::max), 3)),
             right(f(g.samples() as f64 / med, 0)),
-            right(f(summary::x_floor(res, g.variant, &g.runs), 2)),
-            right(f(med / peak_s(res, g.variant), 2)),
+            right(f(summary::x_libtorch(res, g.variant, &g.runs), 2)),
+            right(f(med / libtorch_best_s(res, g.variant), 2)),
             right(f(rss, 0)),
             right(g.runs[0].threads),
             right(g.runs.len()),
@@ -150,13 +150,13 @@ pub fn neighbour_table(res: &Results, style: Style) -> Option<Table> {
     Some(t)
 }
 
-/// One paragraph on the floor: how it was measured and what it is.
-pub fn floor_text(res: &Results) -> String {
+/// One paragraph on the reference rates: how they were measured and what the multiples mean.
+pub fn rates_text(res: &Results) -> String {
     let Some(b) = &res.bench else { return String::new() };
     let v = Variant { batch_size: res.recipe.batch_size, hidden: res.recipe.hidden };
     let samples = res.runs.iter().find_map(|r| r.epochs.first().map(|e| e.samples)).unwrap_or(0);
     format!(
-        "floor: {:.1} GFLOP per epoch ({} model, batch {}, hidden {}) / {:.0} GFLOP/s (libtorch matmul {}, {} threads, best of 3 medians of 200, in a worker process) = {:.3} s per epoch",
+        "x libtorch: against {:.1} GFLOP per epoch ({} model, batch {}, hidden {}) / {:.0} GFLOP/s (libtorch matmul {}, {} threads, best of 3 medians of 200, in a worker process) = {:.3} s per epoch",
         summary::epoch_flops(res, v, samples) / 1e9,
         res.recipe.model.name(),
         v.batch_size,
@@ -164,19 +164,19 @@ pub fn floor_text(res: &Results) -> String {
         b.matmul_gflops,
         b.matmul_shape,
         res.machine.threads,
-        floor_s(res, v)
+        libtorch_s(res, v)
     ) + &match summary::probed_range(res) {
         Some((lo, hi)) => format!(
-            "; probed again before each repeat: {lo:.0} to {hi:.0} GFLOP/s, and x floor sets each run against its own repeat's probe (the median over runs)"
+            "; probed again before each repeat: {lo:.0} to {hi:.0} GFLOP/s, and x libtorch sets each run against its own repeat's probe (the median over runs)"
         ),
         None => String::new(),
-    } + &match &b.peak {
+    } + &match &b.libtorch_best {
         Some(p) => format!(
-            "\npeak: {:.0} GFLOP/s, the best libtorch matmul rate over {} ({} threads); x peak is the epoch against the recipe's FLOPs at that rate ({:.3} s)",
+            "\nx libtorch best: {:.0} GFLOP/s, the best libtorch matmul rate over {} ({} threads); x libtorch best is the epoch against the recipe's FLOPs at that rate ({:.3} s)",
             p.gflops,
             p.shapes,
             res.machine.threads,
-            summary::peak_s(res, v)
+            summary::libtorch_best_s(res, v)
         ),
         None => String::new(),
     } + "\nothers' CPU: what every other process used while a worker ran, as a share of the machine; steal: time the hypervisor gave other guests; a repeat is busy above 10% or 5%"
@@ -187,12 +187,12 @@ pub fn render(res: &Results, style: Style) -> String {
     let neighbour = neighbour_table(res, style)
         .map(|t| format!("{}{t}\n\n", style.title("Beside a busy neighbour (one core spinning)")))
         .unwrap_or_default();
-    let floor = match style {
-        Style::Markdown => floor_text(res).replace('\n', "\n\n"),
-        Style::Text => floor_text(res),
+    let rates = match style {
+        Style::Markdown => rates_text(res).replace('\n', "\n\n"),
+        Style::Text => rates_text(res),
     };
     format!(
-        "{}{}\n\n{}{}\n\n{neighbour}{}{}\n\n{floor}\n",
+        "{}{}\n\n{}{}\n\n{neighbour}{}{}\n\n{rates}\n",
         style.title("Epoch time per backend"),
         timing_table(res, style),
         style.title("Speed ratios (paired repeats)"),

@@ -2,6 +2,14 @@
 
 use crate::results::Results;
 
+/// One CSV field: quoted (RFC 4180) where it holds a comma, a quote or a line break.
+pub fn field(s: &str) -> String {
+    match s.contains([',', '"', '\n', '\r']) {
+        true => format!("\"{}\"", s.replace('"', "\"\"")),
+        false => s.to_string(),
+    }
+}
+
 pub fn csv(res: &Results) -> String {
     let mut out = String::from(
         "backend,seed,repeat,batch_size,hidden,epoch,warmup,avg_loss,train_acc,test_acc,time_s,eval_s\n",
@@ -14,7 +22,14 @@ pub fn csv(res: &Results) -> String {
         for e in &r.epochs {
             out.push_str(&format!(
                 "{},{seed},{rep},{b},{h},{},{},{},{},{},{},{}\n",
-                r.backend, e.epoch, e.warmup, e.avg_loss, e.train_acc, e.test_acc, e.time_s, e.eval_s
+                field(&r.backend),
+                e.epoch,
+                e.warmup,
+                e.avg_loss,
+                e.train_acc,
+                e.test_acc,
+                e.time_s,
+                e.eval_s
             ));
         }
     }

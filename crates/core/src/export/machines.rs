@@ -3,13 +3,13 @@
 
 use super::table::Table;
 use super::table::{num as f, right, table, Style};
-use crate::bench::summary::{self, floor_s};
+use crate::bench::summary::{self, libtorch_s};
 use crate::results::Results;
 use crate::run::Variant;
 use comfy_table::Cell;
 
-/// One row per file and backend: the machine (cpu, cores, threads, floor and peak where the file
-/// is a bench), the backend's median epoch, its multiple of the floor and torch's time over it.
+/// One row per file and backend: the machine (cpu, cores, threads, libtorch's rates where the file
+/// is a bench), the backend's median epoch, its multiple of the time at libtorch's rate and torch's time over it.
 pub fn machines_table(files: &[(String, Results)], style: Style) -> Table {
     let mut t = table(
         style,
@@ -19,17 +19,18 @@ pub fn machines_table(files: &[(String, Results)], style: Style) -> Table {
             "cpu",
             "cores",
             "threads",
-            "floor s",
-            "peak GFLOP/s",
+            "libtorch s",
+            "libtorch best GFLOP/s",
             "backend",
             "median s",
-            "x floor",
+            "x libtorch",
             "torch / backend",
         ],
     );
     for (name, res) in files {
         let v = Variant { batch_size: res.recipe.batch_size, hidden: res.recipe.hidden };
-        let peak = res.bench.as_ref().and_then(|b| b.peak.as_ref()).map(|p| p.gflops).unwrap_or(f64::NAN);
+        let best =
+            res.bench.as_ref().and_then(|b| b.libtorch_best.as_ref()).map(|p| p.gflops).unwrap_or(f64::NAN);
         let mut backends: Vec<&str> = vec![];
         for r in &res.runs {
             if !backends.contains(&r.backend.as_str()) {
@@ -40,7 +41,7 @@ pub fn machines_table(files: &[(String, Results)], style: Style) -> Table {
         for b in backends {
             let med = summary::median_epoch(res, b).unwrap_or(f64::NAN);
             let ratio = summary::speed_ratio(res, b).unwrap_or(f64::NAN);
-            // The backend's quiet runs at the recipe's own point, for x floor.
+            // The backend's quiet runs at the recipe's own point, for x libtorch.
             let runs = groups
                 .iter()
                 .find(|g| !g.neighbour && g.backend == b && g.variant == v)
@@ -51,11 +52,11 @@ pub fn machines_table(files: &[(String, Results)], style: Style) -> Table {
                 Cell::new(&res.machine.cpu),
                 right(res.machine.cores),
                 right(res.machine.threads),
-                right(f(floor_s(res, v), 3)),
-                right(f(peak, 0)),
+                right(f(libtorch_s(res, v), 3)),
+                right(f(best, 0)),
                 Cell::new(b),
                 right(f(med, 3)),
-                right(f(summary::x_floor(res, v, &runs), 2)),
+                right(f(summary::x_libtorch(res, v, &runs), 2)),
                 right(if ratio.is_finite() { format!("{ratio:.2}x") } else { "-".into() }),
             ]);
         }

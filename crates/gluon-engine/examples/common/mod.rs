@@ -13,13 +13,12 @@ pub fn median_s(reps: usize, f: impl Fn()) -> f64 {
     for _ in 0..50 {
         f();
     }
-    let mut t: Vec<f64> = (0..reps)
+    let t: Vec<f64> = (0..reps)
         .map(|_| {
             let s = Instant::now();
             f();
             s.elapsed().as_secs_f64()
         })
         .collect();
-    t.sort_by(f64::total_cmp);
-    t[reps / 2]
+    mlcmp_core::stats::median(&t)
 }

@@ -1,0 +1,84 @@
+//! The bench's run: the matmul probes, then every sweep point's repeats, each backend of a repeat
+//! in its own worker process (quiet, then beside the busy neighbour when asked), into one
+//! [`Results`]. The counterpart of [`crate::driver::run_all`] for `compare`.
+
+use crate::bench::worker::{probe_matmul, run_worker};
+use crate::interrupt::stop_requested;
+use crate::results::{BenchInfo, BestRate, Results};
+use crate::run::{RunResult, Variant};
+use std::path::Path;
+
+/// What a bench runs besides the recipe.
+pub struct Plan<'a> {
+    pub repeats: usize,
+    /// Warm-up epochs before the timed ones, in each worker.
+    pub warmup: usize,
+    /// Backends, in this order within each repeat.
+    pub names: &'a [String],
+    /// The sweep points ([`crate::bench::sweep::sweep_points`]); one point is the recipe's sizes.
+    pub points: &'a [Variant],
+    /// Also run every repeat beside a process spinning on one core.
+    pub busy_neighbour: bool,
+}
+
+/// Where one worker run sits in the plan, for a progress line.
+pub struct At {
+    pub repeat: usize,
+    pub repeats: usize,
+    pub variant: Variant,
+}
+
+/// Run `plan` with the workers of `exe` (the `mlcmp` binary) on the MNIST files in `dir` (already
+/// verified), appending each run to `res` and calling `on` after it. A requested stop (Ctrl-C)
+/// ends the bench after the current worker; what finished is kept.
+pub fn run(exe: &Path, plan: &Plan, dir: &Path, res: &mut Results, on: &mut dyn FnMut(&RunResult, &At)) {
+    let recipe = res.recipe.clone();
+    let model = recipe.model();
+    let product = model.largest_product(recipe.batch_size);
+    let probed_first = probe_matmul(exe, product, &recipe, dir);
+    // libtorch's best rate: the recipe's product and two square ones big enough for its kernels to
+    // reach their top speed.
+    let squares = [[512; 3], [1024; 3]];
+    let best = squares.iter().map(|&s| probe_matmul(exe, s, &recipe, dir)).fold(probed_first, f64::max);
+    res.bench = Some(BenchInfo {
+        repeats: plan.repeats,
+        warmup_epochs: plan.warmup,
+        matmul_gflops: probed_first,
+        matmul_shape: model.largest_product_text(recipe.batch_size),
+        libtorch_best: best.is_finite().then(|| BestRate {
+            gflops: best,
+            shapes: format!("{}, 512x512x512, 1024x1024x1024", model.largest_product_text(recipe.batch_size)),
+        }),
+    });
+    'all: for (i, &v) in plan.points.iter().enumerate() {
+        let r = crate::bench::sweep::at(&recipe, v);
+        for rep in 0..plan.repeats {
+            // The machine's speed drifts: each repeat's runs get the rate probed just before them,
+            // so "x libtorch" sets a run against the machine's speed at that moment.
+            let probed = match (i, rep) {
+                (0, 0) => probed_first,
+                _ => probe_matmul(exe, product, &recipe, dir),
+            };
+            for neighbour in [false, true].into_iter().filter(|&n| !n || plan.busy_neighbour) {
+                for name in plan.names {
+                    if stop_requested() {
+                        break 'all;
+                    }
+                    let mut run = run_worker(exe, name, &r, plan.warmup, dir, neighbour);
+                    run.repeat = Some(rep);
+                    run.libtorch_gflops = probed.is_finite().then_some(probed);
+                    if plan.points.len() > 1 {
+                        run.variant = Some(v);
+                    }
+                    on(&run, &At { repeat: rep, repeats: plan.repeats, variant: v });
+                    res.runs.push(run);
+                }
+            }
+        }
+    }
+    // A repeat's probe can beat the first ones: the best is the best rate seen.
+    let fastest = res.runs.iter().filter_map(|r| r.libtorch_gflops).fold(best, f64::max);
+    if let Some(p) = res.bench.as_mut().and_then(|b| b.libtorch_best.as_mut()) {
+        p.gflops = fastest;
+    }
+}
