@@ -22,6 +22,7 @@ pub struct Cli {
 pub enum Cmd {
     /// Train one backend and print the article's per-epoch line with accuracies.
     Train {
+        /// The backend to run.
         #[arg(long, value_parser = backends(Kind::Train))]
         backend: String,
         #[command(flatten)]
@@ -33,6 +34,7 @@ pub enum Cmd {
     },
     /// The accuracy of saved weights (from train --save-params, or real MXNet), without training.
     Eval {
+        /// The backend to run.
         #[arg(long, value_parser = backends(Kind::Train))]
         backend: String,
         /// The weights: MXNet's .params for gluon, a libtorch VarStore (.ot) for torch.
@@ -132,6 +134,7 @@ pub enum Cmd {
         /// machines), one table with a row per machine and backend.
         #[arg(required = true, num_args = 1..)]
         files: Vec<PathBuf>,
+        /// How to print the tables: text, Markdown or CSV (every epoch of every run).
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
         /// Also draw the SVG plot here; with several files, one plot overlaying them (a line per

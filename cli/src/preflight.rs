@@ -6,7 +6,7 @@ use mlcmp_core::machine::memory_available;
 use mlcmp_core::recipe::Recipe;
 
 /// Refuse more than 4 threads per core (a typo, not a plan); warn above one per core, where
-/// libtorch's spinning workers make runs many times slower.
+/// libtorch's spinning OpenMP threads make runs many times slower.
 pub fn threads(recipe: &Recipe) -> Result<()> {
     let (n, cores) = (recipe.threads.resolve(), std::thread::available_parallelism().map_or(1, |c| c.get()));
     if n > 4 * cores {
@@ -16,7 +16,7 @@ pub fn threads(recipe: &Recipe) -> Result<()> {
         );
     }
     if n > cores {
-        eprintln!("mlcmp: warning: {n} threads on {cores} cores: expect much slower epochs (libtorch's workers spin); use --threads {cores} or fewer");
+        eprintln!("mlcmp: warning: {n} threads on {cores} cores: expect much slower epochs (libtorch's OpenMP threads spin); use --threads {cores} or fewer");
     }
     Ok(())
 }

@@ -224,7 +224,7 @@ impl Backend for FrameworkBackend {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        // Its own process group, so a hung runner is stopped with every worker it forked.
+        // Its own process group, so a hung runner is stopped with every process it forked (the DataLoader's loader workers).
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         if job.shared.is_some() {
             cmd.arg("--shared").arg(dir.path());
@@ -281,7 +281,7 @@ impl Backend for FrameworkBackend {
         // A runner that hangs or dies keeps the epochs it finished: a failed run with the reason.
         let failure = if done.silent_too_long {
             Some(format!(
-                "{} printed nothing for {} s and was stopped with its workers (a hung DataLoader, for instance)",
+                "{} printed nothing for {} s and was stopped with the processes it forked (a hung DataLoader, for instance)",
                 fw.name(),
                 QUIET_LIMIT.as_secs()
             ))

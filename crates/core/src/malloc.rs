@@ -5,11 +5,10 @@
 /// system and trims the heap top above twice that, so a training step that frees and reallocates
 /// megabytes of activations pays for fresh zeroed pages every batch, and how much depends on the
 /// threshold's history in that process. Keeping freed memory for reuse (what MXNet's pooled storage
-/// manager and PyTorch's recommended jemalloc/tcmalloc do) made LeNet epochs on 10,000 samples
-/// faster for every backend in this process: gluon 1.26 -> 0.99 s, gluon-hybrid 0.95 -> 0.89 s,
-/// torch 0.85 -> 0.80 s (Intel Xeon, 2 threads). Blocks of 64 MiB and more (the data sets) are
-/// still mapped and unmapped on their own. The gluon bench worker once lacked this call, so the
-/// bench timed gluon with the default malloc (LeNet's gluon epoch on 10,000 samples about 4% slower).
+/// manager and PyTorch's recommended jemalloc/tcmalloc do) makes epochs faster for every backend
+/// in the process, so every process that trains calls it: a bench worker without it would time its
+/// backend with another allocator than `compare` does. Blocks of 64 MiB and more (the data sets)
+/// are still mapped and unmapped on their own.
 pub fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes malloc's tuning; it is called before any other thread starts.

@@ -144,9 +144,9 @@ pub fn checks(baseline: &Results, current: &Results) -> Result<Vec<Check>> {
                 out.push(if baseline.machine.cpu == current.machine.cpu {
                     gate(metric, bs, cs, Bound::AtLeast(bs * (1.0 - tol.speed_ratio)))
                 } else {
-                    // How two libraries' kernels compare depends on the CPU (on an Intel Xeon
-                    // libtorch's products are twice as fast as gemm's; on an AMD EPYC level): a
-                    // ratio is gated only against a baseline from the same CPU model.
+                    // How two libraries' kernels compare depends on the CPU (the vector width
+                    // each library's kernels use, MKL's paths on AMD CPUs): a ratio is gated only
+                    // against a baseline from the same CPU model.
                     Check {
                         metric: format!("{metric} (not gated: baseline from {})", baseline.machine.cpu),
                         baseline: bs,

@@ -566,8 +566,8 @@ impl Conv {
                         self.lower(&x[sample * in_len..(sample + 1) * in_len], &mut sc, lowering, (ho, wo));
                         // dW^T += cols . g^T, not dW += g . cols^T: gemm packs its left operand
                         // when that is not column-major, and here that is g (o x cols), where
-                        // dW's orientation made it repack every sample's lowered columns, 4 to
-                        // 9 times larger (10% of LeNet's training step).
+                        // dW's orientation made it repack every sample's lowered columns, several
+                        // times larger.
                         gemm_into_here(dw, mat(&sc.col, cols, false), mat(g, cols, true), true)?;
                     }
                     if let Some(dx) = dx.as_deref_mut() {
@@ -602,7 +602,7 @@ impl Conv {
 
 /// One output row of a 2x2 average: `out[j]` from columns 2j and 2j + 1 of rows `r0` and `r1`,
 /// summed in window order. Indexed, not in chunks of two, so the compiler turns the stride-2
-/// loads into vector shuffles (chunks compiled to scalar code: 4% of LeNet's step).
+/// loads into vector shuffles (chunks compiled to scalar code).
 #[inline(always)]
 #[allow(clippy::needless_range_loop)]
 fn avg2x2_row(r0: &[f32], r1: &[f32], out: &mut [f32], area: f32) {

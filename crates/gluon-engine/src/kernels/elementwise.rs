@@ -144,7 +144,7 @@ pub(crate) fn axpby(dst: &Tensor, keep: f32, src: &Tensor, pre: f32, scale: f32)
 
 /// The sum of `v`, in 16 running partial sums (one per lane of the widest vector) added up at
 /// the end: a plain `iter().sum()` is one chain of dependent adds, which the compiler may not
-/// reorder, and runs at one add per add latency (7% of LeNet's step went to its bias sums).
+/// reorder, and runs at one add per add latency (LeNet's bias sums are long enough to show it).
 pub(crate) fn sum(v: &[f32]) -> f32 {
     widest(
         #[inline(always)]

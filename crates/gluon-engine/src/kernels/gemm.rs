@@ -1,9 +1,8 @@
 //! Matrix products on f32 slices: gemm's kernel on row or column blocks spread over the engine's
 //! threads. (candle hands the whole product to gemm, which keeps a 128x784x256 product on one core.)
 //! gemm is built with its `x86-v4` feature: on a CPU with AVX-512 it picks 512-bit kernels at run
-//! time (else its AVX2/FMA ones). Without it, on an AVX-512 Intel Xeon, the engine's products ran
-//! at half libtorch's rate (about 120 against 230 GFLOP/s) and gluon's epoch at 0.78x torch's
-//! speed; with it, 1.11-1.21x.
+//! time (else its AVX2/FMA ones). Without it the engine's products run on 256-bit kernels on a
+//! CPU whose libtorch uses 512-bit ones, and the comparison with torch measures that instead.
 
 use super::storage::{tensor, with_f32};
 use super::threads::{for_each_part, num_threads};
@@ -162,10 +161,8 @@ unsafe fn gemm_ptr(dst: *mut f32, a: Mat, b: Mat, accumulate: bool, split: bool)
     let threads = if !split || m * n * k < SPLIT_MIN_MACS { 1 } else { num_threads() };
     // gemm works on the transposed product when dst is row-major, and packs op(b) when its
     // columns are strided (x . W^T): a row split makes every thread pack all of it, a column
-    // split only its share. Measured in one process, alternating, 600 calls each: x . W^T with
-    // 784 inputs at batch/hidden 32/256, 128/256, 128/1024, 512/256, 512/1024 ran 1.30, 1.10,
-    // 1.16, 1.02 and 1.05x faster split by columns. The other products read op(b) in place
-    // and keep the row split.
+    // split only its share (faster at every batch and hidden size tried, in an in-process A/B
+    // of x . W^T). The other products read op(b) in place and keep the row split.
     if threads > 1 && b_cs != 1 && n >= 2 * 16 {
         // Whole SIMD vectors per part, so gemm need not repack a part for a ragged edge.
         let cols = n.div_ceil(threads).next_multiple_of(16);

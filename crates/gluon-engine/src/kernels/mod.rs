@@ -3,7 +3,7 @@
 //! in-place updates. They work on f32 slices; [`storage`] borrows them from candle tensors,
 //! [`threads`] splits them across cores and [`simd`] compiles their loops for the widest vectors.
 //!
-//! FACTS behind them: candle hands the whole product to `gemm`, which keeps a 128x784x256 product on
+//! Why: candle hands the whole product to `gemm`, which keeps a 128x784x256 product on
 //! one core; and every candle op allocates its result, so a chain of three ops makes three passes
 //! and three buffers where one would do.
 

@@ -1,9 +1,9 @@
 //! Fork-join for exactly two threads with one persistent helper thread that spins between jobs
 //! (the two-thread case of [`super::threads`]).
 //!
-//! A training step runs three large products with ~100 us of single-threaded work between them;
-//! rayon's workers fall asleep in that gap and waking them costs ~35 us per product (measured with
-//! `cargo run --release -p mlcmp-gluon-engine --example matmul`). The caller here does its half at
+//! A training step runs three large products with short single-threaded work between them;
+//! rayon's threads fall asleep in that gap and waking them costs a sizeable part of a product
+//! (`cargo run --release -p mlcmp-gluon-engine --example matmul` measures it). The caller here does its half at
 //! once while the helper, spinning for up to 300 us after its last job, takes the other half. When
 //! another process has the helper's core, the caller takes parts back and, if that keeps
 //! happening, runs every part itself for a while ([`Backoff`]).
@@ -80,10 +80,9 @@ impl Helper {
 /// A helper that has not started its part by the time the caller has done its own is not running:
 /// another process has its core. The caller then runs both halves (see [`join`]), but beside a
 /// process spinning on one core that was still slower than one thread: the helper, spinning or
-/// being woken, took CPU time from the caller whenever the two shared the free core. Measured on
-/// the MLP step (784-256-10, batch 128) beside a spinning process, alternating in one process:
-/// 1.65 ms per step as before, 1.23 ms with the serial periods, 1.13-1.31 ms at one thread; on a
-/// quiet machine no change (0.75 ms).
+/// being woken, took CPU time from the caller whenever the two shared the free core. Serial
+/// periods bring the step back near the one-thread time beside a spinning process and change
+/// nothing on a quiet machine (an in-process A/B of the MLP step).
 struct Backoff {
     /// Parts the caller took back since the helper last did one.
     misses: AtomicUsize,

@@ -7,12 +7,11 @@
 //! - 2 threads: this thread takes one part and a persistent spinning helper the other
 //!   ([`super::pair`]); a helper that has not started its part when this thread is done (its core
 //!   is taken by another process) gets it taken back, and after two such parts in a row both
-//!   parts run here for a while (2 ms, doubling while it keeps happening). Beside a process
-//!   spinning on one core, the take-back cut gluon's slowdown from 2.8x/2.6x to 1.9x/2.0x (two A/B
-//!   bench pairs, 3 repeats each), the serial periods from about 2.15x to 1.46x (`mlcmp bench
-//!   --neighbour busy`). Measured: waking a sleeping rayon worker costs about 35 us per product
-//!   (`cargo run --release -p mlcmp-gluon-engine --example matmul`), a third of a 128x784x256
-//!   product, and a training step has three large products with ~100 us of serial work between them.
+//!   parts run here for a while (2 ms, doubling while it keeps happening), so a starved helper
+//!   does not take CPU time from this thread (`mlcmp bench --neighbour busy` shows the effect).
+//!   Not rayon for two: a training step has three large products with short serial work between
+//!   them, long enough for rayon's threads to fall asleep, and waking one costs a sizeable part
+//!   of a product (`cargo run --release -p mlcmp-gluon-engine --example matmul` measures both).
 //! - More: a rayon pool of that many threads, owned by the engine (not rayon's global pool).
 
 use rayon::prelude::*;
@@ -48,7 +47,7 @@ fn pool(n: usize) -> Arc<rayon::ThreadPool> {
                     .num_threads(n)
                     .thread_name(|i| format!("mlcmp-gluon-engine-{i}"))
                     .build()
-                    .expect("cannot start the engine's worker threads"),
+                    .expect("cannot start the engine's thread pool"),
             );
             *p = Some((n, pool.clone()));
             pool
