@@ -74,9 +74,10 @@ pub enum Cmd {
         /// Afterwards, check the results against this baseline (as `mlcmp regress`).
         #[arg(long, value_name = "BASELINE")]
         regress: Option<PathBuf>,
-        /// Backends to run, in this order, or `all` (the real frameworks are skipped with a note
-        /// where setup could not install them).
-        #[arg(long, value_delimiter = ',', default_value = "torch,gluon", value_parser = backends(Kind::Compare))]
+        /// Backends to run, in this order, or `all` (default: torch,gluon,pytorch,mxnet, the
+        /// article's comparison; there and in `all`, a real framework setup could not install is a
+        /// row saying why). `--backends torch,gluon` is the quick run.
+        #[arg(long, value_delimiter = ',', value_parser = backends(Kind::Compare))]
         backends: Vec<String>,
         /// Run every backend once per seed (e.g. 1,2,3; the first is the recipe's seed) and show
         /// each backend's median and range over them: one seed is one draw of the initial weights.

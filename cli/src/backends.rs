@@ -48,21 +48,25 @@ pub fn make(name: &str, threads: usize) -> Result<Box<dyn Backend>> {
     }
 }
 
-/// The backends `--backends LIST` names, in order; `all` is the registry's `all` backends this
-/// binary can run here (a real framework setup could not install is left out, with a note).
-pub fn compare_list(list: &[String]) -> Result<Vec<String>> {
+/// What `compare` runs: the backends, in order, and those it was asked for through the default
+/// list or `all` that cannot run here (a real framework setup could not install), each with why.
+pub struct CompareList {
+    pub names: Vec<String>,
+    pub unavailable: Vec<(String, String)>,
+}
+
+/// The backends `--backends LIST` names, in order; empty is the article's comparison
+/// ([`registry::DEFAULT_COMPARE`]), `all` the registry's `all` backends. A real framework named
+/// there that setup could not install is listed as unavailable instead (named alone, it fails).
+pub fn compare_list(list: &[String]) -> Result<CompareList> {
+    let default: Vec<String> = registry::DEFAULT_COMPARE.iter().map(|n| n.to_string()).collect();
+    let list = if list.is_empty() { &default[..] } else { list };
+    let lenient = list == default || list.iter().any(|i| i == "all");
     let mut names: Vec<String> = vec![];
     for item in list {
-        if item != "all" {
-            names.push(item.clone());
-            continue;
-        }
-        for b in registry::BACKENDS.iter().filter(|b| b.in_all) {
-            let framework = [Framework::Pytorch, Framework::Mxnet].into_iter().find(|f| f.name() == b.name);
-            match framework.map(|f| f.python()) {
-                Some(Err(why)) => eprintln!("mlcmp: note: {} left out of `all`: unavailable: {why}", b.name),
-                _ => names.push(b.name.to_string()),
-            }
+        match item.as_str() {
+            "all" => names.extend(registry::BACKENDS.iter().filter(|b| b.in_all).map(|b| b.name.to_string())),
+            _ => names.push(item.clone()),
         }
     }
     // `all,gluon-hybrid` or `torch,all`: each backend once, where it first appears.
@@ -74,7 +78,26 @@ pub fn compare_list(list: &[String]) -> Result<Vec<String>> {
             true
         }
     });
-    Ok(names)
+    let mut unavailable = vec![];
+    if lenient {
+        names.retain(|n| {
+            let framework = [Framework::Pytorch, Framework::Mxnet].into_iter().find(|f| f.name() == n);
+            // A framework setup could not install, or a backend this binary was built without.
+            let why = match framework.map(|f| f.python()) {
+                Some(Err(why)) => Some(why),
+                _ => make(n, 1).err().map(|e| format!("{e:#}")),
+            };
+            match why {
+                Some(why) => {
+                    eprintln!("mlcmp: note: {n} unavailable: {why}");
+                    unavailable.push((n.clone(), why));
+                    false
+                }
+                _ => true,
+            }
+        });
+    }
+    Ok(CompareList { names, unavailable })
 }
 
 /// libtorch's matmul rate (GFLOP/s) for an (m x k).(k x n) product, when torch is built in.

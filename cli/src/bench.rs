@@ -65,6 +65,7 @@ pub fn bench(opts: &RunOpts, exports: &ExportOpts, plan: &Plan) -> Result<ExitCo
     mlcmp_core::interrupt::keep_results_from_now();
     let run_plan = bench_run::Plan { repeats, warmup, names, points: &points, busy_neighbour };
     bench_run::run(&exe, &run_plan, &dir, &mut res, &mut |run, at| eprintln!("{}", progress_line(run, at)));
+    mlcmp_core::verdict::attach(&mut res);
     say!("\n{}", tables::render(&res, Style::Text));
     let written = outputs.write(&OfResults { res: &res, tables: tables::render });
     Ok(exit_code(&res, written))

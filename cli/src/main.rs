@@ -46,9 +46,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Compare { opts, exports, no_save, check_parity, regress: baseline, backends: list, seeds } => {
             regress_needs_json(&baseline, &exports)?;
-            let names = backends::compare_list(&list)?;
-            let c = train::CompareOpts { save: !no_save, check_parity, seeds: &seeds };
-            let code = train::compare(&opts, &exports, &names, &c)?;
+            let list = backends::compare_list(&list)?;
+            let c = train::CompareOpts {
+                save: !no_save,
+                check_parity,
+                seeds: &seeds,
+                unavailable: &list.unavailable,
+            };
+            let code = train::compare(&opts, &exports, &list.names, &c)?;
             finish_with_regress(code, baseline.as_deref(), exports.json.as_deref())
         }
         Cmd::Bench {

@@ -12,7 +12,7 @@ use mlcmp_core::interrupt::request_stop;
 use mlcmp_core::machine::Machine;
 use mlcmp_core::recipe::{InitMode, Recipe};
 use mlcmp_core::results::Results;
-use mlcmp_core::run::Status;
+use mlcmp_core::run::{RunResult, Status};
 use mlcmp_data::Mnist;
 use std::path::Path;
 use std::process::ExitCode;
@@ -69,6 +69,7 @@ pub fn train(opts: &RunOpts, exports: &ExportOpts, name: &str, params: &ParamsOp
     let on: &mut dyn FnMut(&str, Event) = &mut |b, e| progress.event(b, e);
     driver::run_all(&s.recipe, &s.data, &mut s.backends, &mut s.results, files, on);
     progress.finish();
+    mlcmp_core::verdict::attach(&mut s.results);
 
     let written = outputs.write(&OfResults { res: &s.results, tables: compare::render });
     if let (Some(p), Some(r)) = (&params.save_params, s.results.runs.first()) {
@@ -87,6 +88,8 @@ pub struct CompareOpts<'a> {
     pub save: bool,
     pub check_parity: Option<f64>,
     pub seeds: &'a [u64],
+    /// Backends asked for that cannot run here, each with why: a row each, not a failure.
+    pub unavailable: &'a [(String, String)],
 }
 
 /// `mlcmp compare`: the backends one after the other, then the comparison tables.
@@ -118,6 +121,11 @@ pub fn compare(opts: &RunOpts, exports: &ExportOpts, names: &[String], c: &Compa
         }
     }
     progress.finish();
+    let threads = s.recipe.threads.resolve();
+    for (name, why) in c.unavailable {
+        s.results.runs.push(RunResult::failed(name, threads, Status::Unavailable, why.clone()));
+    }
+    mlcmp_core::verdict::attach(&mut s.results);
 
     say!("\n{}", compare::render(&s.results, Style::Text));
     let written = outputs.write(&OfResults { res: &s.results, tables: compare::render });

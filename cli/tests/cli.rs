@@ -36,14 +36,26 @@ fn compare_writes_json_and_tables() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
     let j = json.to_str().unwrap();
-    let o = mlcmp(&["compare", "--limit", "2000", "--epochs", "2", "--no-save", "--json", j]);
+    let o = mlcmp(&[
+        "compare",
+        "--backends",
+        "torch,gluon",
+        "--limit",
+        "2000",
+        "--epochs",
+        "2",
+        "--no-save",
+        "--json",
+        j,
+    ]);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     for title in ["Per epoch", "Per backend", "Beside the article", "gluon speedup", "2.47x"] {
         assert!(out.contains(title), "{title} missing in {out}");
     }
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(v["schema"], 2);
+    assert_eq!(v["schema"], 3);
+    assert!(v["verdicts"].as_array().is_some_and(|a| !a.is_empty()), "schema 3 stores the verdicts");
     assert_eq!(v["recipe"]["limit"], 2000);
     let runs = v["runs"].as_array().unwrap();
     assert_eq!(runs.iter().map(|r| r["backend"].as_str().unwrap()).collect::<Vec<_>>(), ["torch", "gluon"]);
@@ -64,7 +76,10 @@ fn compare_over_seeds_shows_median_and_range() {
     let dir = tempfile::tempdir().unwrap();
     let (json, svg) = (dir.path().join("r.json"), dir.path().join("r.svg"));
     let args = ["compare", "--limit", "2000", "--epochs", "2", "--no-save"];
-    let o = mlcmp(&[&args[..], &["--seeds", "3,1,2", "--json", json.to_str().unwrap()]].concat());
+    let o = mlcmp(
+        &[&args[..], &["--backends", "torch,gluon", "--seeds", "3,1,2", "--json", json.to_str().unwrap()]]
+            .concat(),
+    );
     let o2 = mlcmp(&["report", json.to_str().unwrap(), "--plot", svg.to_str().unwrap()]);
     let (out, err) = text(&o);
     assert!(o.status.success() && o2.status.success(), "{err}");
@@ -173,6 +188,8 @@ fn divergence_is_reported_and_the_other_backend_still_runs() {
     let json = dir.path().join("d.json");
     let o = mlcmp(&[
         "compare",
+        "--backends",
+        "torch,gluon",
         "--lr",
         "100",
         "--limit",
@@ -209,7 +226,18 @@ fn interrupted_by(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("i.json");
     let mut child = common::mlcmp_cmd()
-        .args(["compare", "--epochs", "50", "--limit", "6000", "--no-save", "--json", json.to_str().unwrap()])
+        .args([
+            "compare",
+            "--backends",
+            "torch,gluon",
+            "--epochs",
+            "50",
+            "--limit",
+            "6000",
+            "--no-save",
+            "--json",
+            json.to_str().unwrap(),
+        ])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();

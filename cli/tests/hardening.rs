@@ -21,7 +21,7 @@ fn a_closed_stdout_ends_printing_quietly_and_the_json_is_still_written() {
     let json = dir.path().join("r.json");
     let o = Command::new("bash")
         .arg("-c")
-        .arg("set -o pipefail; \"$0\" compare --limit 1000 --epochs 2 --no-save --json \"$1\" | head -1")
+        .arg("set -o pipefail; \"$0\" compare --backends torch,gluon --limit 1000 --epochs 2 --no-save --json \"$1\" | head -1")
         .arg(env!("CARGO_BIN_EXE_mlcmp"))
         .arg(&json)
         .output()
@@ -173,7 +173,7 @@ fn the_binary_works_away_from_its_checkout() {
     std::fs::copy(env!("CARGO_BIN_EXE_mlcmp"), &exe).unwrap();
     let data = mlcmp_data::default_dir();
     let o = Command::new(&exe)
-        .args(["compare", "--limit", "500", "--epochs", "1"])
+        .args(["compare", "--backends", "torch,gluon", "--limit", "500", "--epochs", "1"])
         .current_dir(cwd.path())
         .env("MLCMP_DATA", &data)
         .env_remove("MLCMP_RESULTS")

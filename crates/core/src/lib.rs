@@ -13,13 +13,14 @@
 //! ```
 //!
 //! Layers, lowest first (a module imports only modules above it in this list):
-//! `registry`, `malloc`, `stats`, `article`, `interrupt`, `input`, `divergence`, `model`, `recipe`, `run`, `shared`, `machine`,
-//! `output`, `child`, `parity`, `backend`, `tracker`, `results`, `driver`, `bench`, `regress`, `export`.
+//! `registry`, `malloc`, `stats`, `claims`, `article`, `interrupt`, `input`, `divergence`, `model`, `recipe`, `run`, `shared`, `machine`,
+//! `output`, `child`, `parity`, `backend`, `tracker`, `results`, `driver`, `bench`, `verdict`, `regress`, `export`.
 
 pub mod article;
 pub mod backend;
 pub mod bench;
 pub mod child;
+pub mod claims;
 pub mod divergence;
 pub mod driver;
 pub mod export;
@@ -38,3 +39,4 @@ pub mod run;
 pub mod shared;
 pub mod stats;
 pub mod tracker;
+pub mod verdict;

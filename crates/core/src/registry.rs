@@ -161,6 +161,10 @@ pub const FLOOR_PREFERENCE: &[&str] = &["gluon", "torch"];
 pub const ARTICLE_PAIRS: &[(&str, &str, &str)] =
     &[("this run, Rust ports", "torch", "gluon"), ("this run, the article's code today", "pytorch", "mxnet")];
 
+/// What `compare` runs by default: the article's comparison, the article's own code on the real
+/// frameworks beside the two Rust ports.
+pub const DEFAULT_COMPARE: &[&str] = &["torch", "gluon", "pytorch", "mxnet"];
+
 /// The backend called `name`.
 pub fn get(name: &str) -> Option<&'static BackendInfo> {
     BACKENDS.iter().find(|b| b.name == name)

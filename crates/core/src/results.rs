@@ -1,4 +1,4 @@
-//! The results file: machine, versions, recipe and runs, as JSON (schema 2; schema 1 files, with
+//! The results file: machine, versions, recipe and runs, as JSON (schema 3, which adds the verdicts; schema 1 files, with
 //! a single `parity`, still load).
 
 use crate::machine::{Machine, Versions};
@@ -10,7 +10,7 @@ use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-pub const SCHEMA: u32 = 2;
+pub const SCHEMA: u32 = 3;
 
 /// What a bench run measured beside the runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,6 +54,10 @@ pub struct Results {
     /// With `mlcmp bench`: repeats, warm-up and the measured libtorch matmul rates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bench: Option<BenchInfo>,
+    /// Schema 3: each claim's verdict when the file was written (`verdict::verdicts`; the tables
+    /// compute them afresh, so files of schemas 1 and 2 get theirs on load).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verdicts: Vec<crate::claims::Verdict>,
 }
 
 impl Results {
@@ -68,6 +72,7 @@ impl Results {
             parities: vec![],
             parity: None,
             bench: None,
+            verdicts: vec![],
         }
     }
 

@@ -81,6 +81,8 @@ pub enum Status {
     Diverged,
     Interrupted,
     Failed,
+    /// Never started: a real framework setup could not install (`error` says why and the fix).
+    Unavailable,
 }
 
 impl std::fmt::Display for Status {
@@ -90,6 +92,7 @@ impl std::fmt::Display for Status {
             Status::Diverged => "diverged",
             Status::Interrupted => "interrupted",
             Status::Failed => "failed",
+            Status::Unavailable => "unavailable",
         })
     }
 }

@@ -1,4 +1,5 @@
-//! The statistics every table and check uses: one median, one mean.
+//! The statistics every table, check and verdict uses: one median, one mean, and the intervals of
+//! a ratio of times.
 
 /// Median of `xs` (the mean of the two middle values for an even count); NaN when empty.
 pub fn median(xs: &[f64]) -> f64 {
@@ -21,6 +22,71 @@ pub fn mean<T: Copy + Into<f64>>(xs: &[T]) -> f64 {
         return f64::NAN;
     }
     xs.iter().map(|&x| x.into()).sum::<f64>() / xs.len() as f64
+}
+
+/// A ratio with its confidence interval, and how many observations made it.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Interval {
+    pub estimate: f64,
+    pub lo: f64,
+    pub hi: f64,
+    /// Observations behind it: epochs per backend (independent) or pairs (paired).
+    pub n: usize,
+}
+
+/// The two-sided `level` quantile of Student's t with `df` degrees of freedom.
+fn t_quantile(level: f64, df: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    StudentsT::new(0.0, 1.0, df).map_or(f64::NAN, |t| t.inverse_cdf(0.5 + level / 2.0))
+}
+
+fn mean_var(xs: &[f64]) -> (f64, f64) {
+    let m = mean(xs);
+    let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() as f64 - 1.0);
+    (m, v)
+}
+
+fn logs(xs: &[f64]) -> Option<Vec<f64>> {
+    xs.iter().all(|&x| x > 0.0 && x.is_finite()).then(|| xs.iter().map(|x| x.ln()).collect())
+}
+
+/// `a` over `b` for two independent samples of times (a backend's epochs against another's): the
+/// ratio of their geometric means with Welch's t interval on the logs. Times are positive and their
+/// noise multiplicative (a slow spell slows every operation alike), so logs make it additive. None
+/// with fewer than two finite positive values on either side.
+pub fn ratio_independent(a: &[f64], b: &[f64], level: f64) -> Option<Interval> {
+    let (la, lb) = (logs(a)?, logs(b)?);
+    if la.len() < 2 || lb.len() < 2 {
+        return None;
+    }
+    let ((ma, va), (mb, vb)) = (mean_var(&la), mean_var(&lb));
+    let (sa, sb) = (va / la.len() as f64, vb / lb.len() as f64);
+    let se = (sa + sb).sqrt();
+    // Welch-Satterthwaite; with no spread at all the interval is the point.
+    let df = (sa + sb).powi(2) / (sa * sa / (la.len() as f64 - 1.0) + sb * sb / (lb.len() as f64 - 1.0));
+    let half = if se > 0.0 { t_quantile(level, df) * se } else { 0.0 };
+    let d = ma - mb;
+    Some(Interval {
+        estimate: d.exp(),
+        lo: (d - half).exp(),
+        hi: (d + half).exp(),
+        n: la.len().min(lb.len()),
+    })
+}
+
+/// `a` over `b` for paired times (two backends in the same bench repeat, so a slow spell hits
+/// both): the geometric mean of the per-pair ratios with a one-sample t interval on their logs.
+/// None with fewer than two pairs.
+pub fn ratio_paired(pairs: &[(f64, f64)], level: f64) -> Option<Interval> {
+    let ratios: Vec<f64> = pairs.iter().map(|(a, b)| a / b).collect();
+    let l = logs(&ratios)?;
+    if l.len() < 2 {
+        return None;
+    }
+    let (m, v) = mean_var(&l);
+    let se = (v / l.len() as f64).sqrt();
+    let half = if se > 0.0 { t_quantile(level, l.len() as f64 - 1.0) * se } else { 0.0 };
+    Some(Interval { estimate: m.exp(), lo: (m - half).exp(), hi: (m + half).exp(), n: l.len() })
 }
 
 #[cfg(test)]

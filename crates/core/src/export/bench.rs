@@ -192,12 +192,13 @@ pub fn render(res: &Results, style: Style) -> String {
         Style::Text => rates_text(res),
     };
     format!(
-        "{}{}\n\n{}{}\n\n{neighbour}{}{}\n\n{rates}\n",
+        "{}{}\n\n{}{}\n\n{neighbour}{}{}\n\n{rates}\n\n{}",
         style.title("Epoch time per backend"),
         timing_table(res, style),
         style.title("Speed ratios (paired repeats)"),
         ratio_table(res, style),
         style.title("Where the time goes (medians per epoch)"),
         phase_table(res, style),
+        super::verdict::render(res, style),
     )
 }

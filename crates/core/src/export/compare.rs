@@ -53,13 +53,15 @@ pub fn epoch_table(res: &Results, style: Style) -> Table {
     t
 }
 
-/// 2. Per backend: final accuracies, epoch time statistics, throughput and threads.
+/// Table 2, per backend: final accuracies, training seconds to 97% test accuracy, epoch time
+/// statistics, throughput and threads.
 pub fn summary_table(res: &Results, style: Style) -> Table {
     let header = [
         "backend",
         "status",
         "train acc",
         "test acc",
+        "s to 97%",
         "mean s",
         "median s",
         "mean s (w/o epoch 0)",
@@ -72,6 +74,7 @@ pub fn summary_table(res: &Results, style: Style) -> Table {
         let last = r.epochs.last();
         let status = match (r.status, r.stopped_at) {
             (Status::Ok, _) => "ok".to_string(),
+            (Status::Unavailable, _) => format!("unavailable: {}", r.error.as_deref().unwrap_or("?")),
             (s, Some(p)) => format!("{s} (epoch {}, batch {})", p.epoch, p.batch),
             (s, None) => s.to_string(),
         };
@@ -82,6 +85,7 @@ pub fn summary_table(res: &Results, style: Style) -> Table {
             Cell::new(status),
             right(pct(last.map(|e| e.train_acc).unwrap_or(f64::NAN))),
             right(pct(last.map(|e| e.test_acc).unwrap_or(f64::NAN))),
+            right(fmt(crate::verdict::time_to(r, crate::verdict::TARGET_ACC).unwrap_or(f64::NAN), 2)),
             right(fmt(mean(&times(r, false)), 3)),
             right(fmt(med, 3)),
             right(fmt(mean(&times(r, true)), 3)),
@@ -318,6 +322,7 @@ pub fn render(res: &Results, style: Style) -> String {
     if let Some(p) = parity_table(res, style) {
         out.push_str(&format!("\n{}{p}\n", title("Parity")));
     }
+    out.push_str(&format!("\n{}", super::verdict::render(res, style)));
     out
 }
 

@@ -9,6 +9,7 @@ pub mod machines;
 pub mod plot;
 pub mod regress;
 pub mod table;
+pub mod verdict;
 
 pub use table::Style;
 
