@@ -71,6 +71,12 @@ pub enum Cmd {
         /// With --init shared: exit 1 when the batch losses or final weights differ by more than TOL.
         #[arg(long, value_name = "TOL")]
         check_parity: Option<f64>,
+        /// With --init shared: reruns of each floor backend from weights a rounding step or two
+        /// away, the f32 floor each pair's gaps are ranked among (19: a gap above all of them has
+        /// p = 0.05).
+        #[arg(long, value_name = "N", default_value_t = mlcmp_core::parity::DEFAULT_FLOOR_RERUNS,
+              allow_negative_numbers = true, value_parser = at_least_1)]
+        floor_reruns: usize,
         /// Afterwards, check the results against this baseline (as `mlcmp regress`).
         #[arg(long, value_name = "BASELINE")]
         regress: Option<PathBuf>,
@@ -113,6 +119,15 @@ pub enum Cmd {
         /// and report each backend's slowdown against its quiet repeats.
         #[arg(long, value_enum, default_value = "quiet")]
         neighbour: NeighbourArg,
+        /// A/B: also run every backend with this other build's mlcmp (e.g. one built from the
+        /// baseline's commit), the two builds alternating in each repeat; new/old per backend with
+        /// a 95% interval, and exit 1 where a backend is slower beyond the gate twice in a row.
+        #[arg(long, value_name = "MLCMP")]
+        against: Option<PathBuf>,
+        /// Test only (the gate's power study): slow these backends of this build by a factor,
+        /// e.g. gluon=1.05,torch=1.05 (a spin after every batch).
+        #[arg(long, hide = true, value_name = "BACKEND=FACTOR,...")]
+        inject_slowdown: Option<String>,
     },
     /// Check a results file against a baseline: accuracy, loss and speed relative to torch.
     Regress {

@@ -13,7 +13,7 @@ use mlcmp_core::interrupt::request_stop;
 use mlcmp_core::machine::Machine;
 use mlcmp_core::recipe::Recipe;
 use mlcmp_core::results::Results;
-use mlcmp_core::run::RunResult;
+use mlcmp_core::run::{RunResult, Status};
 use mlcmp_core::stats::median;
 use std::process::ExitCode;
 
@@ -26,15 +26,35 @@ pub struct Plan<'a> {
     /// Without `--json` and `--no-save`, keep a copy under the results folder.
     pub save: bool,
     pub busy_neighbour: bool,
+    /// `--against`: the baseline build's mlcmp.
+    pub against: Option<&'a std::path::Path>,
+    /// `--inject-slowdown`: [`mlcmp_core::tracker::SLOWDOWN_VAR`] for this build's workers.
+    pub slowdown: Option<&'a str>,
 }
 
 /// Every check before the first worker starts (the recipe at each sweep point, the data, threads,
 /// memory, the outputs), then the bench's run ([`bench_run::run`]) with a line per worker, and the
 /// tables.
 pub fn bench(opts: &RunOpts, exports: &ExportOpts, plan: &Plan) -> Result<ExitCode> {
-    let Plan { repeats, warmup, names, sweep, save, busy_neighbour } = *plan;
+    let Plan { repeats, warmup, names, sweep, save, busy_neighbour, against, slowdown } = *plan;
     if repeats == 0 {
         bail!("--repeats 0: use at least 1");
+    }
+    if let Some(old) = against {
+        if !old.is_file() {
+            bail!("--against {}: no such file; give the path of another build's mlcmp binary", old.display());
+        }
+        if repeats < 2 {
+            bail!("--against needs --repeats 2 or more: the interval comes from the paired repeats");
+        }
+    }
+    if let Some(spec) = slowdown {
+        if against.is_none() {
+            bail!("--inject-slowdown is for A/B runs: give --against too");
+        }
+        // The workers read it; check it here so a typo fails at once, not in every worker.
+        mlcmp_core::tracker::slowdown_in(spec, "")
+            .map_err(|e| anyhow::anyhow!("--inject-slowdown {spec}: {e}"))?;
     }
     // First, so a signal at any later moment keeps what is finished (SIGTERM/SIGHUP as Ctrl-C).
     ctrlc::set_handler(request_stop).context("cannot install the Ctrl-C handler")?;
@@ -63,12 +83,41 @@ pub fn bench(opts: &RunOpts, exports: &ExportOpts, plan: &Plan) -> Result<ExitCo
 
     let mut res = Results::new(Machine::detect(threads), backends::versions(), recipe);
     mlcmp_core::interrupt::keep_results_from_now();
-    let run_plan = bench_run::Plan { repeats, warmup, names, points: &points, busy_neighbour };
+    let run_plan =
+        bench_run::Plan { repeats, warmup, names, points: &points, busy_neighbour, against, slowdown };
     bench_run::run(&exe, &run_plan, &dir, &mut res, &mut |run, at| eprintln!("{}", progress_line(run, at)));
     mlcmp_core::verdict::attach(&mut res);
+    res.ab = mlcmp_core::bench::ab::checks(&res);
     say!("\n{}", tables::render(&res, Style::Text));
     let written = outputs.write(&OfResults { res: &res, tables: tables::render });
-    Ok(exit_code(&res, written))
+    let checks = &res.ab;
+    if against.is_some()
+        && !res.baseline_runs.is_empty()
+        && res.baseline_runs.iter().all(|r| r.status != Status::Ok)
+    {
+        let why = res.baseline_runs[0].error.as_deref().unwrap_or("no result");
+        eprintln!("mlcmp: the --against build ran no backend ({why}); nothing to compare");
+        return Ok(ExitCode::from(2));
+    }
+    let slower = mlcmp_core::bench::ab::regressed(checks);
+    for c in &slower {
+        let i = c
+            .ratio
+            .as_ref()
+            .map(|i| format!("{:.3}x [{:.3}, {:.3}]", i.estimate, i.lo, i.hi))
+            .unwrap_or_default();
+        let busy = if c.neighbour { " beside the busy neighbour" } else { "" };
+        eprintln!(
+            "mlcmp: {}{busy} is slower than the baseline build: new/old {i}, beyond the gate's +{:.0}% in the run and in its confirming run",
+            c.backend,
+            100.0 * mlcmp_core::bench::ab::GATE
+        );
+    }
+    match exit_code(&res, written) {
+        code if code != ExitCode::SUCCESS => Ok(code),
+        _ if !slower.is_empty() => Ok(ExitCode::from(1)),
+        code => Ok(code),
+    }
 }
 
 /// `bench: gluon + busy batch  128 hidden  256 repeat 2/5: median epoch 0.412 s, ok, others' CPU 3%, steal 0%`
@@ -79,8 +128,14 @@ fn progress_line(run: &RunResult, at: &bench_run::At) -> String {
         .load
         .map(|l| format!(", others' CPU {:.0}%, steal {:.0}%", 100.0 * l.others_share, 100.0 * l.steal_share))
         .unwrap_or_default();
+    let build = match (at.baseline, at.confirming) {
+        (false, false) => "",
+        (true, false) => " (baseline)",
+        (false, true) => " (confirming)",
+        (true, true) => " (baseline, confirming)",
+    };
     format!(
-        "bench: {:<12}{} batch {:>4} hidden {:>4} repeat {}/{}: median epoch {med}, {}{load}",
+        "bench: {:<12}{}{build} batch {:>4} hidden {:>4} repeat {}/{}: median epoch {med}, {}{load}",
         run.backend,
         if run.neighbour { " + busy" } else { "" },
         at.variant.batch_size,

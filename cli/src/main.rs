@@ -44,12 +44,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let opts = args::RunOpts { config, hidden, threads, limit, data_dir, ..Default::default() };
             eval::eval(&opts, &backend, &params, train_accuracy)
         }
-        Cmd::Compare { opts, exports, no_save, check_parity, regress: baseline, backends: list, seeds } => {
+        Cmd::Compare {
+            opts,
+            exports,
+            no_save,
+            check_parity,
+            floor_reruns,
+            regress: baseline,
+            backends: list,
+            seeds,
+        } => {
             regress_needs_json(&baseline, &exports)?;
             let list = backends::compare_list(&list)?;
             let c = train::CompareOpts {
                 save: !no_save,
                 check_parity,
+                floor_reruns,
                 seeds: &seeds,
                 unavailable: &list.unavailable,
             };
@@ -66,6 +76,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             no_save,
             regress: baseline,
             neighbour,
+            against,
+            inject_slowdown,
         } => {
             regress_needs_json(&baseline, &exports)?;
             let busy = neighbour == args::NeighbourArg::Busy;
@@ -76,6 +88,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 sweep: &sweep,
                 save: !no_save,
                 busy_neighbour: busy,
+                against: against.as_deref(),
+                slowdown: inject_slowdown.as_deref(),
             };
             let code = bench::bench(&opts, &exports, &plan)?;
             finish_with_regress(code, baseline.as_deref(), exports.json.as_deref())

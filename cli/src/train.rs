@@ -67,7 +67,8 @@ pub fn train(opts: &RunOpts, exports: &ExportOpts, name: &str, params: &ParamsOp
     mlcmp_core::interrupt::keep_results_from_now();
     let files = ParamFiles { load: params.load_params.as_deref(), save: params.save_params.as_deref() };
     let on: &mut dyn FnMut(&str, Event) = &mut |b, e| progress.event(b, e);
-    driver::run_all(&s.recipe, &s.data, &mut s.backends, &mut s.results, files, on);
+    // One backend: no pairs, so no floor reruns.
+    driver::run_all(&s.recipe, &s.data, &mut s.backends, &mut s.results, files, 0, on);
     progress.finish();
     mlcmp_core::verdict::attach(&mut s.results);
 
@@ -87,6 +88,8 @@ pub struct CompareOpts<'a> {
     /// Without `--json` and `--no-save`, keep a copy under the results folder.
     pub save: bool,
     pub check_parity: Option<f64>,
+    /// Floor reruns per floor backend (with `--init shared`).
+    pub floor_reruns: usize,
     pub seeds: &'a [u64],
     /// Backends asked for that cannot run here, each with why: a row each, not a failure.
     pub unavailable: &'a [(String, String)],
@@ -114,10 +117,19 @@ pub fn compare(opts: &RunOpts, exports: &ExportOpts, names: &[String], c: &Compa
     mlcmp_core::interrupt::keep_results_from_now();
     match c.seeds {
         [] | [_] => {
-            driver::run_all(&s.recipe, &s.data, &mut s.backends, &mut s.results, ParamFiles::default(), on)
+            let reruns = c.floor_reruns;
+            driver::run_all(
+                &s.recipe,
+                &s.data,
+                &mut s.backends,
+                &mut s.results,
+                ParamFiles::default(),
+                reruns,
+                on,
+            )
         }
         [_, others @ ..] => {
-            driver::run_seeds(&s.recipe, &s.data, &mut s.backends, &mut s.results, others, on)
+            driver::run_seeds(&s.recipe, &s.data, &mut s.backends, &mut s.results, others, c.floor_reruns, on)
         }
     }
     progress.finish();

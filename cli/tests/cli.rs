@@ -54,7 +54,7 @@ fn compare_writes_json_and_tables() {
         assert!(out.contains(title), "{title} missing in {out}");
     }
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(v["schema"], 3);
+    assert_eq!(v["schema"], 4);
     assert!(v["verdicts"].as_array().is_some_and(|a| !a.is_empty()), "schema 3 stores the verdicts");
     assert_eq!(v["recipe"]["limit"], 2000);
     let runs = v["runs"].as_array().unwrap();

@@ -31,7 +31,7 @@ fn one_epoch_agrees_to_the_rounding_floor() {
         Box::new(mlcmp_backend_torch::TorchBackend::new(2)),
         Box::new(mlcmp_backend_gluon::GluonBackend::new(2)),
     ];
-    driver::run_all(&recipe, &data, &mut backends, &mut res, Default::default(), &mut |_, _| {});
+    driver::run_all(&recipe, &data, &mut backends, &mut res, Default::default(), 5, &mut |_, _| {});
 
     let (t, g) = (&res.runs[0].epochs[0], &res.runs[1].epochs[0]);
     assert_eq!((t.batch_losses.len(), g.batch_losses.len()), (469, 469));
@@ -41,7 +41,11 @@ fn one_epoch_agrees_to_the_rounding_floor() {
     }
     let pp = &res.parities[0];
     assert_eq!((pp.a.as_str(), pp.b.as_str(), pp.floor_of.as_str()), ("torch", "gluon", "gluon"));
-    assert_eq!(pp.floor_runs, mlcmp_core::shared::FLOOR_STEPS.len(), "one floor rerun per perturbation");
+    assert_eq!((pp.floor_runs, pp.floors.len()), (5, 5), "one floor rerun per perturbation, each kept");
+    let distinct = pp.floors.iter().enumerate().all(|(i, a)| pp.floors[..i].iter().all(|b| b != a));
+    assert!(distinct, "each rerun is its own draw: {:?}", pp.floors);
+    let t = mlcmp_core::parity::rank_test(&pp.parity, &pp.floors).unwrap();
+    assert!(t.p >= 1.0 / 6.0 && t.p <= 1.0, "{t:?}");
     let p = &pp.parity;
     let floor = p.floor.as_deref().expect("floor measured");
     assert_eq!((p.batches_compared, floor.batches_compared), (469, 469));

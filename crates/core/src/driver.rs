@@ -48,9 +48,10 @@ pub fn run_seeds(
     backends: &mut [Box<dyn Backend>],
     results: &mut Results,
     other_seeds: &[u64],
+    floor_reruns: usize,
     on: &mut dyn FnMut(&str, Event),
 ) {
-    run_all(recipe, data, backends, results, ParamFiles::default(), on);
+    run_all(recipe, data, backends, results, ParamFiles::default(), floor_reruns, on);
     for r in &mut results.runs {
         r.seed = Some(recipe.seed);
     }
@@ -76,15 +77,16 @@ pub fn run_seeds(
 /// appending its run to `results`. A failing or diverging backend does not stop the next one; a
 /// requested stop (Ctrl-C) does. With `init: shared` every backend gets the same initial weights and
 /// batch order, and `results.parities` compares each port with its framework and the two ports,
-/// each beside the f32 floor of one of them (the largest gap of its reruns from perturbed weights).
-/// `params` (`train --load-params/--save-params`) applies to the backends' runs, never to the
-/// floor reruns.
+/// each beside the f32 floor of one of them: `floor_reruns` reruns from perturbed weights, each
+/// pair's gaps then ranked among theirs ([`parity::rank_test`]). `params`
+/// (`train --load-params/--save-params`) applies to the backends' runs, never to the floor reruns.
 pub fn run_all(
     recipe: &Recipe,
     data: &Mnist,
     backends: &mut [Box<dyn Backend>],
     results: &mut Results,
     params: ParamFiles,
+    floor_reruns: usize,
     on: &mut dyn FnMut(&str, Event),
 ) {
     let threads = recipe.threads.resolve();
@@ -103,7 +105,7 @@ pub fn run_all(
     let names: Vec<&str> = results.runs.iter().map(|r| r.backend.as_str()).collect();
     let pairs = parity::pairs(&names);
     // The floors: each needed backend again, from weights a rounding step or two away (once each).
-    let floors = shared.floors();
+    let floors = shared.floors(floor_reruns);
     let mut reruns: Vec<(String, Vec<RunResult>)> = vec![];
     for (a, b) in &pairs {
         let name = parity::floor_of(a, b);
@@ -126,14 +128,21 @@ pub fn run_all(
         let (Some(ra), Some(rb)) = (results.run(&a), results.run(&b)) else { continue };
         let Some(mut p) = parity::compare(ra, rb) else { continue };
         let floor_name = parity::floor_of(&a, &b).to_string();
-        let mut floor_runs = 0;
+        let (mut floor_runs, mut floors) = (0, vec![]);
         if let (Some(orig), Some((_, runs))) =
             (results.run(&floor_name), reruns.iter().find(|(n, _)| *n == floor_name))
         {
-            let each: Vec<Parity> = runs.iter().filter_map(|r| parity::compare(orig, r)).collect();
-            floor_runs = each.len();
-            p.floor = each.into_iter().reduce(Parity::max).map(Box::new);
+            floors = runs.iter().filter_map(|r| parity::compare(orig, r)).collect();
+            floor_runs = floors.len();
+            p.floor = floors.iter().cloned().reduce(Parity::max).map(Box::new);
         }
-        results.parities.push(parity::PairParity { a, b, floor_of: floor_name, floor_runs, parity: p });
+        results.parities.push(parity::PairParity {
+            a,
+            b,
+            floor_of: floor_name,
+            floor_runs,
+            parity: p,
+            floors,
+        });
     }
 }

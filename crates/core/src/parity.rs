@@ -106,6 +106,10 @@ pub struct PairParity {
     #[serde(default = "one")]
     pub floor_runs: usize,
     pub parity: Parity,
+    /// Each floor rerun's gaps to the backend's own run (empty in files from before schema 4):
+    /// the floor's distribution, which [`rank_test`] places the pair's gaps in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub floors: Vec<Parity>,
 }
 
 fn one() -> usize {
@@ -132,4 +136,66 @@ pub fn pairs(names: &[&str]) -> Vec<(String, String)> {
 /// [`crate::registry::FLOOR_PREFERENCE`] in the pair, else the second.
 pub fn floor_of<'a>(a: &'a str, b: &'a str) -> &'a str {
     crate::registry::FLOOR_PREFERENCE.iter().find_map(|p| [a, b].into_iter().find(|n| n == p)).unwrap_or(b)
+}
+
+/// Floor reruns `compare --init shared` makes of each floor backend by default: with 19, a pair's
+/// gap above every rerun's has p = 1/20 = 0.05, so the rank test can reach the 5% level.
+pub const DEFAULT_FLOOR_RERUNS: usize = 19;
+
+/// One measure of a [`Parity`].
+pub type Measure = fn(&Parity) -> f64;
+
+/// The measures the rank test combines: the largest batch-loss gap, the largest epoch-average loss
+/// gap and the largest final-weight gap.
+pub const MEASURES: [(&str, Measure); 3] = [
+    ("batch loss", |p| p.max_batch_loss_diff),
+    ("avg loss", |p| p.max_avg_loss_diff),
+    ("weights", |p| p.max_weight_diff),
+];
+
+/// Where a pair's gaps fall among its floor reruns' gaps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankTest {
+    /// The floor reruns.
+    pub reruns: usize,
+    /// Per measure of [`MEASURES`]: how many reruns' gaps the pair's gap is at least as large as.
+    pub above: [usize; 3],
+    /// The one-sided p-value of the combined score: (1 + reruns scoring at least the pair's)
+    /// / (reruns + 1).
+    pub p: f64,
+    /// How far apart the pair is against a typical rerun: the geometric mean over [`MEASURES`] of
+    /// the pair's gap over the median of the reruns' gaps.
+    pub times_median: f64,
+}
+
+/// A Monte Carlo rank test (Barnard's, as in permutation tests): if the pair differs only by
+/// rounding, its run is one more draw beside the floor reruns, so the pair's score is as likely to
+/// be any of the `k + 1` ranks and `p` is exact. A run's score is the mean over [`MEASURES`] of
+/// ln(gap / the median of that measure over all `k + 1`): a symmetric function of the set, so
+/// exchangeability carries over, and continuous, so ties are rare (they count against the pair).
+/// `None` without reruns.
+pub fn rank_test(pair: &Parity, floors: &[Parity]) -> Option<RankTest> {
+    if floors.is_empty() {
+        return None;
+    }
+    let all: Vec<&Parity> = std::iter::once(pair).chain(floors).collect();
+    // A zero gap (the same library both sides) scores lowest, not -inf.
+    let ln = |x: f64| x.max(f64::MIN_POSITIVE).ln();
+    let mut scores = vec![0.0; all.len()];
+    let mut above = [0; 3];
+    let mut log_times = 0.0;
+    for (m, (_, get)) in MEASURES.iter().enumerate() {
+        let v: Vec<f64> = all.iter().map(|p| get(p)).collect();
+        let mid = ln(crate::stats::median(&v));
+        for (s, x) in scores.iter_mut().zip(&v) {
+            *s += (ln(*x) - mid) / MEASURES.len() as f64;
+        }
+        above[m] = v[1..].iter().filter(|&&x| v[0] >= x).count();
+        log_times += (ln(v[0]) - ln(crate::stats::median(&v[1..]))) / MEASURES.len() as f64;
+    }
+    // A NaN score (a diverged rerun) counts against the pair.
+    let at_least =
+        scores[1..].iter().filter(|&&s| s.partial_cmp(&scores[0]) != Some(std::cmp::Ordering::Less)).count();
+    let p = (1 + at_least) as f64 / (floors.len() + 1) as f64;
+    Some(RankTest { reruns: floors.len(), above, p, times_median: log_times.exp() })
 }

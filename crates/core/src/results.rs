@@ -1,5 +1,6 @@
-//! The results file: machine, versions, recipe and runs, as JSON (schema 3, which adds the verdicts; schema 1 files, with
-//! a single `parity`, still load).
+//! The results file: machine, versions, recipe and runs, as JSON (schema 4, which adds each floor
+//! rerun's gaps to the parities; schema 3 added the verdicts; schema 1 files, with a single
+//! `parity`, still load).
 
 use crate::machine::{Machine, Versions};
 use crate::output::write_atomic;
@@ -10,7 +11,7 @@ use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-pub const SCHEMA: u32 = 3;
+pub const SCHEMA: u32 = 4;
 
 /// What a bench run measured beside the runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,6 +26,10 @@ pub struct BenchInfo {
     /// libtorch's best GEMM rate over a few shapes (`peak` in files written before the rename).
     #[serde(default, alias = "peak", skip_serializing_if = "Option::is_none")]
     pub libtorch_best: Option<BestRate>,
+    /// `--against OLD`: the baseline build's `mlcmp`, whose runs are in
+    /// [`Results::baseline_runs`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub against: Option<String>,
 }
 
 /// The best f32 GEMM rate libtorch reached on the machine, and over which shapes.
@@ -45,6 +50,10 @@ pub struct Results {
     pub versions: Versions,
     pub recipe: Recipe,
     pub runs: Vec<RunResult>,
+    /// `bench --against OLD`: the baseline build's runs, paired with `runs` by backend, sweep
+    /// point, neighbour and repeat ([`crate::bench::ab`]); every other table reads `runs` only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baseline_runs: Vec<RunResult>,
     /// With `init: shared`: how far each compared pair of runs is apart, beside its floor.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parities: Vec<PairParity>,
@@ -58,6 +67,10 @@ pub struct Results {
     /// compute them afresh, so files of schemas 1 and 2 get theirs on load).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub verdicts: Vec<crate::claims::Verdict>,
+    /// `bench --against`: each backend's A/B when the file was written ([`crate::bench::ab::checks`],
+    /// which the tables compute afresh).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ab: Vec<crate::bench::ab::AbCheck>,
 }
 
 impl Results {
@@ -69,10 +82,12 @@ impl Results {
             versions,
             recipe,
             runs: vec![],
+            baseline_runs: vec![],
             parities: vec![],
             parity: None,
             bench: None,
             verdicts: vec![],
+            ab: vec![],
         }
     }
 
@@ -102,7 +117,7 @@ impl Results {
     /// refused with the run, epoch and key named.
     pub fn check_plausible(&self, source: &str) -> Result<()> {
         let epochs = self.recipe.epochs + self.bench.as_ref().map_or(0, |b| b.warmup_epochs);
-        for r in &self.runs {
+        for r in self.runs.iter().chain(&self.baseline_runs) {
             for e in &r.epochs {
                 let at = format!("{source}: the {} run's epoch {}", r.backend, e.epoch);
                 if e.epoch >= epochs {
@@ -141,7 +156,14 @@ impl Results {
         }
         if let (Some(p), [a, b, ..]) = (r.parity.take(), r.runs.as_slice()) {
             let (a, b) = (a.backend.clone(), b.backend.clone());
-            r.parities.push(PairParity { floor_of: b.clone(), floor_runs: 1, a, b, parity: p });
+            r.parities.push(PairParity {
+                floor_of: b.clone(),
+                floor_runs: 1,
+                a,
+                b,
+                parity: p,
+                floors: vec![],
+            });
         }
         Ok(r)
     }

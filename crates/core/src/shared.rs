@@ -59,20 +59,22 @@ impl Shared {
         Shared { params, epochs: self.epochs.clone(), reorder_sums: self.reorder_sums }
     }
 
-    /// The reruns that measure the f32 floor: weights a rounding step or two away and, where the
-    /// backend can, every product summed in another order. A 1-ulp change of the start alone can
-    /// stay at 1 ulp for a whole epoch (measured: 2.4e-7 after 469 batches), while two libraries
-    /// round differently at every step; the reordered sums reproduce that. The floor is a chaotic
-    /// quantity, so one rerun is one draw of it: on the full recipe, gluon's reruns from +1, -1 and
-    /// +2 steps ended 9.1e-3, 1.8e-2 and 1.1e-2 apart in the weights. Parity takes the largest of
-    /// [`FLOOR_STEPS`].
-    pub fn floors(&self) -> Vec<Shared> {
-        FLOOR_STEPS.iter().map(|&k| Shared { reorder_sums: true, ..self.perturbed(k) }).collect()
+    /// The `n` reruns that measure the f32 floor: weights 1, -1, 2, -2, ... rounding steps away
+    /// and, where the backend can, every product summed in another order. A 1-ulp change of the
+    /// start alone can stay at 1 ulp for a whole epoch, while two libraries round differently at
+    /// every step; the reordered sums reproduce that. The floor is a chaotic quantity, so one rerun
+    /// is one draw of it: parity places a pair's gap among `n` of them
+    /// ([`crate::parity::rank_test`]).
+    pub fn floors(&self, n: usize) -> Vec<Shared> {
+        floor_steps(n).into_iter().map(|k| Shared { reorder_sums: true, ..self.perturbed(k) }).collect()
     }
 }
 
-/// The perturbations of the floor reruns, in rounding steps of every initial weight.
-pub const FLOOR_STEPS: [f32; 3] = [1.0, -1.0, 2.0];
+/// The perturbations of `n` floor reruns, in rounding steps of every initial weight: 1, -1, 2,
+/// -2, ..., each distinct, so each rerun is its own draw.
+pub fn floor_steps(n: usize) -> Vec<f32> {
+    (0..n).map(|i| (i / 2 + 1) as f32 * if i % 2 == 0 { 1.0 } else { -1.0 }).collect()
+}
 
 /// Fisher-Yates with the index drawn as `floor(u * (i + 1))` from a uniform f64. Kept instead of
 /// `SliceRandom::shuffle` (which draws indices another way) so a seed gives the same batches as

@@ -45,6 +45,11 @@ impl PhaseClock {
         PhaseClock { last: Instant::now(), phases: Phases::default() }
     }
 
+    /// Leave the time since the last lap out of every phase (it shows as the epoch's "other").
+    pub fn skip(&mut self) {
+        self.last = Instant::now();
+    }
+
     pub fn lap(&mut self, phase: Phase) {
         let now = Instant::now();
         let dt = (now - self.last).as_secs_f64();
@@ -59,6 +64,36 @@ impl PhaseClock {
     }
 }
 
+/// Fault injection for the CI gate's power study and its tests, never for a measurement:
+/// `MLCMP_INJECT_SLOWDOWN=gluon=1.05,torch=1.1` makes the named backends spin after every batch
+/// for the batch's own time times (factor - 1), so their epochs take `factor` times as long.
+/// Spinning, not sleeping, so the extra time competes for the cores as real work would. `mlcmp
+/// bench --inject-slowdown` sets it on this build's workers only.
+pub const SLOWDOWN_VAR: &str = "MLCMP_INJECT_SLOWDOWN";
+
+/// The factor [`SLOWDOWN_VAR`] gives `backend` (1 when it names another or is unset).
+pub fn injected_slowdown(backend: &str) -> Result<f64, String> {
+    std::env::var(SLOWDOWN_VAR).map_or(Ok(1.0), |spec| slowdown_in(&spec, backend))
+}
+
+/// The factor `spec` (`gluon=1.05,torch=1.1`) gives `backend`; an item that does not parse, or a
+/// factor outside 1 to 100, is an error naming it.
+pub fn slowdown_in(spec: &str, backend: &str) -> Result<f64, String> {
+    let mut found = 1.0;
+    for item in spec.split(',').filter(|s| !s.is_empty()) {
+        let Some((b, f)) = item.split_once('=').and_then(|(b, f)| Some((b, f.parse::<f64>().ok()?))) else {
+            return Err(format!("'{item}' is not BACKEND=FACTOR, e.g. gluon=1.05"));
+        };
+        if !(f.is_finite() && (1.0..=100.0).contains(&f)) {
+            return Err(format!("factor {f} in '{item}' is out of range; use 1 to 100"));
+        }
+        if b == backend {
+            found = f;
+        }
+    }
+    Ok(found)
+}
+
 /// A run in progress: the finished epochs, the current epoch's losses and clocks, and who to tell.
 pub struct Tracker<'a> {
     run: RunResult,
@@ -67,11 +102,27 @@ pub struct Tracker<'a> {
     start: Instant,
     losses: Vec<f32>,
     clock: PhaseClock,
+    /// [`SLOWDOWN_VAR`]'s factor for this backend, and when the current batch began.
+    slowdown: f64,
+    batch_start: Instant,
 }
 
 impl<'a> Tracker<'a> {
+    /// Panics where [`SLOWDOWN_VAR`] is set but malformed: the variable is for tests only, and a
+    /// run with a misread factor would measure the wrong thing.
     pub fn new(run: RunResult, on: &'a mut dyn FnMut(Event)) -> Tracker<'a> {
-        Tracker { run, on, epoch: 0, start: Instant::now(), losses: vec![], clock: PhaseClock::start() }
+        let slowdown = injected_slowdown(&run.backend).unwrap_or_else(|e| panic!("{SLOWDOWN_VAR}: {e}"));
+        let now = Instant::now();
+        Tracker {
+            run,
+            on,
+            epoch: 0,
+            start: now,
+            losses: vec![],
+            clock: PhaseClock::start(),
+            slowdown,
+            batch_start: now,
+        }
     }
 
     /// An epoch of `batches` batches begins: its wall clock starts here.
@@ -80,6 +131,7 @@ impl<'a> Tracker<'a> {
         self.epoch = epoch;
         self.losses = Vec::with_capacity(batches);
         self.start = Instant::now();
+        self.batch_start = self.start;
         self.clock = PhaseClock::start();
     }
 
@@ -91,6 +143,14 @@ impl<'a> Tracker<'a> {
     /// A batch ended with mean loss `loss`. False when the run must stop: the loss diverged or a
     /// stop was requested (the status and the stop point are recorded).
     pub fn end_batch(&mut self, loss: f32) -> bool {
+        if self.slowdown > 1.0 {
+            let until = self.batch_start + self.batch_start.elapsed().mul_f64(self.slowdown);
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            self.clock.skip();
+        }
+        self.batch_start = Instant::now();
         let batch = self.losses.len();
         self.losses.push(loss);
         (self.on)(Event::Batch { epoch: self.epoch, batch, loss });

@@ -51,6 +51,10 @@ pub fn method(res: &Results) -> &'static str {
     }
 }
 
+/// How many times a typical floor rerun's gaps a pair's must be to differ (besides p): the same
+/// 2x that the largest of a few reruns was held to before, now against the median of many.
+pub const PARITY_TIMES: f64 = 2.0;
+
 /// Every verdict `res` can answer, in the order of the table.
 pub fn verdicts(res: &Results) -> Vec<Verdict> {
     let mut out = vec![];
@@ -305,44 +309,75 @@ fn time_to_accuracy(res: &Results) -> Option<Verdict> {
     })
 }
 
-/// Each compared pair against its floor: the rank of the pair's gap among its floor reruns' gaps.
+/// Each compared pair against its floor: where the pair's gaps rank among its floor reruns'
+/// ([`crate::parity::rank_test`]), or, in files from before the reruns were kept, against twice
+/// the largest of them.
 fn parity(res: &Results) -> Vec<Verdict> {
-    res.parities
+    res.parities.iter().map(parity_verdict).collect()
+}
+
+/// One pair's parity verdict.
+fn parity_verdict(pp: &crate::parity::PairParity) -> Verdict {
+    let p = &pp.parity;
+    let claim = format!("{} and {} compute the same function (shared weights and batches)", pp.a, pp.b);
+    let Some(f) = &p.floor else {
+        return Verdict {
+            claim,
+            measured: format!("max batch loss gap {:.1e}; no floor reruns", p.max_batch_loss_diff),
+            interval: None,
+            rule: "needs floor reruns".into(),
+            word: Word::Inconclusive,
+        };
+    };
+    let alpha = 1.0 - LEVEL;
+    let Some(t) = crate::parity::rank_test(p, &pp.floors) else {
+        // A file from before schema 4: only the largest of the reruns is known.
+        let measures = crate::parity::MEASURES;
+        let worst = measures.iter().map(|(_, get)| get(p) / get(f)).fold(0.0, f64::max);
+        let text: Vec<String> =
+            measures.iter().map(|(n, get)| format!("{n} {:.1e} ({:.1}x)", get(p), get(p) / get(f))).collect();
+        return Verdict {
+            claim,
+            measured: format!("{}, against the largest of {} reruns of {}", text.join(", "), pp.floor_runs, pp.floor_of),
+            interval: None,
+            rule: "agrees if no measure is above twice its floor (a file without each rerun's gaps: the floor is the largest of them)".into(),
+            word: if worst <= 2.0 { Word::Agrees } else { Word::Differs },
+        };
+    };
+    let text: Vec<String> = crate::parity::MEASURES
         .iter()
-        .map(|pp| {
-            let p = &pp.parity;
-            let claim = format!("{} and {} compute the same function (shared weights and batches)", pp.a, pp.b);
-            let Some(f) = &p.floor else {
-                return Verdict {
-                    claim,
-                    measured: format!("max batch loss gap {:.1e}; no floor reruns", p.max_batch_loss_diff),
-                    interval: None,
-                    rule: "needs floor reruns".into(),
-                    word: Word::Inconclusive,
-                };
-            };
-            let measures = [
-                ("batch loss", p.max_batch_loss_diff, f.max_batch_loss_diff),
-                ("avg loss", p.max_avg_loss_diff, f.max_avg_loss_diff),
-                ("weights", p.max_weight_diff, f.max_weight_diff),
-            ];
-            let worst = measures.iter().map(|(_, g, fl)| g / fl).fold(0.0, f64::max);
-            let text: Vec<String> =
-                measures.iter().map(|(n, g, fl)| format!("{n} {g:.1e} ({:.1}x)", g / fl)).collect();
-            Verdict {
-                claim,
-                measured: format!(
-                    "{}, against the largest of {} reruns of {}",
-                    text.join(", "),
-                    pp.floor_runs,
-                    pp.floor_of
-                ),
-                interval: None,
-                rule: "agrees if no measure is above twice its floor (the floor is the largest gap of the reruns from weights a rounding step away)".into(),
-                word: if worst <= 2.0 { Word::Agrees } else { Word::Differs },
-            }
-        })
-        .collect()
+        .zip(t.above)
+        .map(|((n, get), above)| format!("{n} {:.1e} (above {above} of {})", get(p), t.reruns))
+        .collect();
+    // Significant is not enough: from one start the reruns can be so alike that a pair a few
+    // percent further apart ranks above all of them. Differing also needs the gaps to be
+    // [`PARITY_TIMES`] a typical rerun's.
+    let far = t.times_median > PARITY_TIMES;
+    let top = t.p <= 1.0 / (t.reruns + 1) as f64;
+    let word = if t.p <= alpha && far {
+        Word::Differs
+    } else if top && far {
+        // Above every rerun, but too few of them for p to reach the level.
+        Word::Inconclusive
+    } else {
+        Word::Agrees
+    };
+    Verdict {
+        claim,
+        measured: format!(
+            "{}; {:.1}x the median rerun, p = {:.2} against {} reruns of {}",
+            text.join(", "),
+            t.times_median,
+            t.p,
+            t.reruns,
+            pp.floor_of
+        ),
+        interval: None,
+        rule: format!(
+            "differs if p <= {alpha:.2} and the gaps are over {PARITY_TIMES}x the median rerun's (geometric mean of the three); p: the rank of the pair's score among the floor reruns' (a run's score: the mean log of its three gaps over their medians), (1 + reruns scoring at least the pair) / (reruns + 1)"
+        ),
+        word,
+    }
 }
 
 /// Store `res`'s verdicts in it, for the results JSON (tables compute them afresh).

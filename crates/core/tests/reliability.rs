@@ -81,6 +81,7 @@ fn regress_refuses_impossible_values_and_other_recipes() {
         matmul_gflops: 1.0,
         matmul_shape: "x".into(),
         libtorch_best: None,
+        against: None,
     });
     cur.runs[0].epochs.push(epoch(5, 0.97));
     cur.check_plausible("bench.json").unwrap();

@@ -11,7 +11,7 @@ fn results_json_round_trip_and_atomic_save() {
     let res = sample_results();
     let text = res.to_json();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v["schema"], 3);
+    assert_eq!(v["schema"], 4);
     assert_eq!(v["machine"]["cores"], 2);
     assert_eq!(v["versions"]["libtorch"], "l");
     assert_eq!(v["recipe"]["batch_size"], 128);

@@ -55,7 +55,15 @@ fn a_panicking_backend_is_a_failed_run_and_the_next_one_runs() {
     let mut backends: Vec<Box<dyn Backend>> = vec![Box::new(Boom), Box::new(Fine)];
     let mut res = sample_results();
     res.runs.clear();
-    mlcmp_core::driver::run_all(&recipe, &data, &mut backends, &mut res, Default::default(), &mut |_, _| {});
+    mlcmp_core::driver::run_all(
+        &recipe,
+        &data,
+        &mut backends,
+        &mut res,
+        Default::default(),
+        0,
+        &mut |_, _| {},
+    );
     assert_eq!(res.runs[0].status, Status::Failed);
     assert!(
         res.runs[0].error.as_deref().unwrap().contains("can't allocate memory"),
@@ -118,6 +126,7 @@ fn the_floor_of_several_reruns_is_each_measures_largest() {
     );
     assert_eq!((m.max_avg_loss_diff, m.max_weight_diff), (3e-5, 9e-3));
     // The perturbations differ, so the reruns are distinct draws of the floor.
-    let steps = mlcmp_core::shared::FLOOR_STEPS;
-    assert!(steps.iter().enumerate().all(|(i, a)| steps[..i].iter().all(|b| b != a)) && steps.len() >= 3);
+    let steps = mlcmp_core::shared::floor_steps(19);
+    assert_eq!(steps[..4], [1.0, -1.0, 2.0, -2.0]);
+    assert!(steps.iter().enumerate().all(|(i, a)| steps[..i].iter().all(|b| b != a)) && steps.len() == 19);
 }

@@ -160,3 +160,102 @@ fn a_bench_pairs_repeats_and_the_other_words_follow_their_rules() {
         why.measured
     );
 }
+
+fn gaps(batch: f64, avg: f64, w: f64) -> mlcmp_core::parity::Parity {
+    mlcmp_core::parity::Parity {
+        batches_compared: 10,
+        max_batch_loss_diff: batch,
+        max_batch_loss_diff_at: mlcmp_core::run::StopPoint { epoch: 0, batch: 0 },
+        max_batch_loss_rel_epoch0: batch,
+        max_avg_loss_diff: avg,
+        max_weight_diff: w,
+        floor: None,
+    }
+}
+
+fn pair(
+    p: mlcmp_core::parity::Parity,
+    floors: Vec<mlcmp_core::parity::Parity>,
+) -> mlcmp_core::results::Results {
+    let mut res = empty_results();
+    let mut parity = p;
+    parity.floor = floors.iter().cloned().reduce(mlcmp_core::parity::Parity::max).map(Box::new);
+    res.parities.push(mlcmp_core::parity::PairParity {
+        a: "gluon".into(),
+        b: "mxnet".into(),
+        floor_of: "gluon".into(),
+        floor_runs: floors.len(),
+        parity,
+        floors,
+    });
+    res
+}
+
+#[test]
+fn the_parity_rank_test_has_the_exact_p_and_each_word() {
+    use mlcmp_core::parity::rank_test;
+    // 19 reruns with gaps 1..19 (times a scale per measure).
+    let floors: Vec<_> = (1..=19).map(|k| gaps(k as f64 * 1e-3, k as f64 * 1e-6, k as f64 * 1e-2)).collect();
+    let claim = "gluon and mxnet compute the same function";
+    // Above every rerun on every measure: rank 20 of 20, p = 1/20.
+    let top = gaps(30e-3, 30e-6, 30e-2);
+    let t = rank_test(&top, &floors).unwrap();
+    assert_eq!((t.reruns, t.above, t.p), (19, [19, 19, 19], 0.05));
+    assert_eq!(word(&pair(top.clone(), floors.clone()), claim), Word::Differs);
+    // In the middle: 10 reruns score at least as high, p = 11/20.
+    let mid = gaps(9.5e-3, 9.5e-6, 9.5e-2);
+    let t = rank_test(&mid, &floors).unwrap();
+    assert_eq!((t.above, t.p), ([9, 9, 9], 0.55));
+    assert_eq!(word(&pair(mid, floors.clone()), claim), Word::Agrees);
+    // Above every rerun but only 1.3x the median one: significant, yet the same function.
+    let near = gaps(19.5e-3 * 0.66, 19.5e-6 * 0.66, 19.5e-2 * 0.66);
+    let t = rank_test(&near, &floors).unwrap();
+    assert!((t.times_median - 1.287).abs() < 1e-9 && t.above == [12, 12, 12], "{t:?}");
+    let near = gaps(19.5e-3, 19.5e-6, 19.5e-2);
+    let t = rank_test(&near, &floors).unwrap();
+    assert!(t.p == 0.05 && (t.times_median - 1.95).abs() < 1e-9, "{t:?}");
+    assert_eq!(word(&pair(near, floors.clone()), claim), Word::Agrees);
+    assert!((rank_test(&top, &floors).unwrap().times_median - 3.0).abs() < 1e-9);
+    // One measure far out, the others low: the mean log score still ranks it by all three.
+    let t = rank_test(&gaps(1e-3, 1e-6, 10.0), &floors).unwrap();
+    assert!(t.p > 0.05 && t.above == [1, 1, 19], "{t:?}");
+    // Identical libraries (a gap of 0) rank lowest, not as -inf or NaN.
+    assert_eq!(rank_test(&gaps(0.0, 0.0, 0.0), &floors).unwrap().p, 1.0);
+    // Three reruns cannot reach 5%: above all of them is inconclusive, not differs.
+    assert_eq!(word(&pair(top.clone(), floors[..3].to_vec()), claim), Word::Inconclusive);
+    // A file without each rerun's gaps: twice the largest of them.
+    let mut old = pair(gaps(7e-3, 1e-6, 1e-2), floors[..3].to_vec());
+    old.parities[0].floors.clear();
+    assert_eq!(word(&old, claim), Word::Differs);
+    assert!(rank_test(&top, &[]).is_none());
+}
+
+/// Under the null (the pair one more draw of the floor) the test says "differs" in 3.5-6.5% of
+/// 2000 simulated runs; a pair 3x further apart on every measure is caught in at least 80% (the
+/// simulated reruns spread as the MLP's do, about 0.4 in the log of each gap).
+#[test]
+fn the_parity_rank_test_holds_its_level_and_catches_a_real_gap() {
+    use mlcmp_core::parity::rank_test;
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(11);
+    // Logs of the three gaps: a shared chaotic factor plus each measure's own, like the reruns'.
+    let (common, own) = (Normal::<f64>::new(0.0, 0.3).unwrap(), Normal::<f64>::new(0.0, 0.3).unwrap());
+    let mut draw = |shift: f64| {
+        let c = common.sample(&mut rng) + shift;
+        gaps(
+            4e-3 * (c + own.sample(&mut rng)).exp(),
+            5e-5 * (c + own.sample(&mut rng)).exp(),
+            1.5e-2 * (c + own.sample(&mut rng)).exp(),
+        )
+    };
+    let trials = 2000;
+    let (mut false_alarms, mut caught) = (0, 0);
+    for _ in 0..trials {
+        let floors: Vec<_> = (0..19).map(|_| draw(0.0)).collect();
+        false_alarms += usize::from(rank_test(&draw(0.0), &floors).unwrap().p <= 0.05);
+        caught += usize::from(rank_test(&draw(3f64.ln()), &floors).unwrap().p <= 0.05);
+    }
+    let (fa, power) = (false_alarms as f64 / trials as f64, caught as f64 / trials as f64);
+    eprintln!("false alarms {fa:.3}, power at 3x {power:.3}");
+    assert!((0.035..=0.065).contains(&fa), "false alarm rate {fa}");
+    assert!(power >= 0.8, "power {power}");
+}

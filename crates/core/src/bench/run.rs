@@ -19,6 +19,12 @@ pub struct Plan<'a> {
     pub points: &'a [Variant],
     /// Also run every repeat beside a process spinning on one core.
     pub busy_neighbour: bool,
+    /// `--against OLD`: the baseline build's `mlcmp`, each backend of which runs beside this
+    /// build's in every repeat ([`crate::bench::ab`]).
+    pub against: Option<&'a Path>,
+    /// `--inject-slowdown` (tests and the gate's power study only): the value of
+    /// [`crate::tracker::SLOWDOWN_VAR`] for this build's workers; the baseline's never get one.
+    pub slowdown: Option<&'a str>,
 }
 
 /// Where one worker run sits in the plan, for a progress line.
@@ -26,6 +32,10 @@ pub struct At {
     pub repeat: usize,
     pub repeats: usize,
     pub variant: Variant,
+    /// The run is the baseline build's (`--against`).
+    pub baseline: bool,
+    /// The repeat belongs to the confirming run of a backend the gate flagged.
+    pub confirming: bool,
 }
 
 /// Run `plan` with the workers of `exe` (the `mlcmp` binary) on the MNIST files in `dir` (already
@@ -49,36 +59,83 @@ pub fn run(exe: &Path, plan: &Plan, dir: &Path, res: &mut Results, on: &mut dyn 
             gflops: best,
             shapes: format!("{}, 512x512x512, 1024x1024x1024", model.largest_product_text(recipe.batch_size)),
         }),
+        against: plan.against.map(|p| p.display().to_string()),
     });
-    'all: for (i, &v) in plan.points.iter().enumerate() {
-        let r = crate::bench::sweep::at(&recipe, v);
-        for rep in 0..plan.repeats {
-            // The machine's speed drifts: each repeat's runs get the rate probed just before them,
-            // so "x libtorch" sets a run against the machine's speed at that moment.
-            let probed = match (i, rep) {
-                (0, 0) => probed_first,
-                _ => probe_matmul(exe, product, &recipe, dir),
-            };
-            for neighbour in [false, true].into_iter().filter(|&n| !n || plan.busy_neighbour) {
-                for name in plan.names {
-                    if stop_requested() {
-                        break 'all;
-                    }
-                    let mut run = run_worker(exe, name, &r, plan.warmup, dir, neighbour);
-                    run.repeat = Some(rep);
-                    run.libtorch_gflops = probed.is_finite().then_some(probed);
-                    if plan.points.len() > 1 {
-                        run.variant = Some(v);
-                    }
-                    on(&run, &At { repeat: rep, repeats: plan.repeats, variant: v });
-                    res.runs.push(run);
-                }
-            }
+    let probe = |i: usize, rep: usize| match (i, rep) {
+        (0, 0) => probed_first,
+        _ => probe_matmul(exe, product, &recipe, dir),
+    };
+    repeats(exe, plan, plan.names, 0, dir, res, &probe, on);
+    // The confirming run: a backend the gate flagged gets a second A/B of its own, so a false
+    // alarm needs two in a row.
+    if plan.against.is_some() && !stop_requested() {
+        let again = crate::bench::ab::to_confirm(&crate::bench::ab::checks(res));
+        if !again.is_empty() {
+            repeats(exe, plan, &again, plan.repeats, dir, res, &probe, on);
         }
     }
     // A repeat's probe can beat the first ones: the best is the best rate seen.
     let fastest = res.runs.iter().filter_map(|r| r.libtorch_gflops).fold(best, f64::max);
     if let Some(p) = res.bench.as_mut().and_then(|b| b.libtorch_best.as_mut()) {
         p.gflops = fastest;
+    }
+}
+
+/// `plan.repeats` repeats of `names` at every sweep point, numbered from `first`; with a baseline
+/// build, each backend's two builds in ABBA order.
+#[allow(clippy::too_many_arguments)]
+fn repeats(
+    exe: &Path,
+    plan: &Plan,
+    names: &[String],
+    first: usize,
+    dir: &Path,
+    res: &mut Results,
+    probe: &dyn Fn(usize, usize) -> f64,
+    on: &mut dyn FnMut(&RunResult, &At),
+) {
+    let recipe = res.recipe.clone();
+    for (i, &v) in plan.points.iter().enumerate() {
+        let r = crate::bench::sweep::at(&recipe, v);
+        for rep in first..first + plan.repeats {
+            // The machine's speed drifts: each repeat's runs get the rate probed just before them,
+            // so "x libtorch" sets a run against the machine's speed at that moment.
+            let probed = probe(i, rep);
+            for neighbour in [false, true].into_iter().filter(|&n| !n || plan.busy_neighbour) {
+                for (k, name) in names.iter().enumerate() {
+                    let builds: Vec<(&Path, bool)> = match plan.against {
+                        None => vec![(exe, false)],
+                        // ABBA: the order flips every repeat and starts differently per backend,
+                        // so a trend over the repeats weighs on both builds alike.
+                        Some(old) if (rep + k) % 2 == 0 => vec![(exe, false), (old, true)],
+                        Some(old) => vec![(old, true), (exe, false)],
+                    };
+                    for (build, baseline) in builds {
+                        if stop_requested() {
+                            return;
+                        }
+                        let slowdown = if baseline { None } else { plan.slowdown };
+                        let mut run = run_worker(build, name, &r, plan.warmup, dir, neighbour, slowdown);
+                        run.repeat = Some(rep);
+                        run.libtorch_gflops = probed.is_finite().then_some(probed);
+                        if plan.points.len() > 1 {
+                            run.variant = Some(v);
+                        }
+                        let at = At {
+                            repeat: rep - first,
+                            repeats: plan.repeats,
+                            variant: v,
+                            baseline,
+                            confirming: first > 0,
+                        };
+                        on(&run, &at);
+                        match baseline {
+                            false => res.runs.push(run),
+                            true => res.baseline_runs.push(run),
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -33,8 +33,9 @@ pub fn peak_rss_mb() -> f64 {
 pub const GLUON_WORKER: &str = "mlcmp-gluon-worker";
 
 /// Run `backend` in a child process (`exe worker ...`, or the libtorch-free gluon worker beside
-/// `exe`), `warmup` extra epochs first; with `neighbour`, beside a process spinning on one core.
-/// The run records the machine's load while the worker ran.
+/// `exe`), `warmup` extra epochs first; with `neighbour`, beside a process spinning on one core;
+/// with `slowdown`, [`crate::tracker::SLOWDOWN_VAR`] set to it (else unset, whatever this process
+/// has). The run records the machine's load while the worker ran.
 pub fn run_worker(
     exe: &Path,
     backend: &str,
@@ -42,6 +43,7 @@ pub fn run_worker(
     warmup: usize,
     data_dir: &Path,
     neighbour: bool,
+    slowdown: Option<&str>,
 ) -> RunResult {
     let before = load::snapshot();
     // Started after the first snapshot and stopped after the second, so its CPU time counts as
@@ -60,7 +62,7 @@ pub fn run_worker(
         },
         false => None,
     };
-    let mut run = run_child(exe, backend, recipe, warmup, data_dir);
+    let mut run = run_child(exe, backend, recipe, warmup, data_dir, slowdown);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if let (Some(a), Some(b)) = (before, load::snapshot()) {
         run.load = Some(load::between(&a, &b, cores));
@@ -70,14 +72,26 @@ pub fn run_worker(
     run
 }
 
-fn run_child(exe: &Path, backend: &str, recipe: &Recipe, warmup: usize, data_dir: &Path) -> RunResult {
+fn run_child(
+    exe: &Path,
+    backend: &str,
+    recipe: &Recipe,
+    warmup: usize,
+    data_dir: &Path,
+    slowdown: Option<&str>,
+) -> RunResult {
     let json = serde_json::to_string(recipe).expect("recipe serialises");
     let gluon_worker = exe.with_file_name(GLUON_WORKER);
     let engine_only =
         crate::registry::get(backend).is_some_and(|b| b.worker == crate::registry::Worker::EngineOnly);
     let exe = if engine_only && gluon_worker.is_file() { gluon_worker.as_path() } else { exe };
     // A worker has nothing to keep once the bench is gone; its own children die with it in turn.
-    let child = crate::child::die_with_parent(&mut Command::new(exe), crate::child::Orphaned::Kill)
+    let mut cmd = Command::new(exe);
+    match slowdown {
+        Some(v) => cmd.env(crate::tracker::SLOWDOWN_VAR, v),
+        None => cmd.env_remove(crate::tracker::SLOWDOWN_VAR),
+    };
+    let child = crate::child::die_with_parent(&mut cmd, crate::child::Orphaned::Kill)
         .args(["worker", "--backend", backend, "--warmup", &warmup.to_string(), "--recipe-json", &json])
         .arg("--data-dir")
         .arg(data_dir)

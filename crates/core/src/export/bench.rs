@@ -184,6 +184,21 @@ pub fn rates_text(res: &Results) -> String {
 
 /// All bench tables with titles.
 pub fn render(res: &Results, style: Style) -> String {
+    let ab = ab_table(res, style)
+        .map(|t| {
+            let against = res.bench.as_ref().and_then(|b| b.against.as_deref()).unwrap_or("?");
+            let line = |s: String| match style {
+                Style::Markdown => format!("{s}\n\n"),
+                Style::Text => format!("{s}\n"),
+            };
+            format!(
+                "{}{t}\n\n{}{}\n",
+                style.title(&format!("A/B against the baseline build ({against})")),
+                line(ab_method()),
+                ab_gate(res)
+            )
+        })
+        .unwrap_or_default();
     let neighbour = neighbour_table(res, style)
         .map(|t| format!("{}{t}\n\n", style.title("Beside a busy neighbour (one core spinning)")))
         .unwrap_or_default();
@@ -192,7 +207,7 @@ pub fn render(res: &Results, style: Style) -> String {
         Style::Text => rates_text(res),
     };
     format!(
-        "{}{}\n\n{}{}\n\n{neighbour}{}{}\n\n{rates}\n\n{}",
+        "{}{}\n\n{ab}{}{}\n\n{neighbour}{}{}\n\n{rates}\n\n{}",
         style.title("Epoch time per backend"),
         timing_table(res, style),
         style.title("Speed ratios (paired repeats)"),
@@ -201,4 +216,74 @@ pub fn render(res: &Results, style: Style) -> String {
         phase_table(res, style),
         super::verdict::render(res, style),
     )
+}
+
+/// `--against`: per backend and round, each build's median epoch, new/old with its interval, the
+/// smallest slowdown the gate catches, the word and the gate. `None` without a baseline build.
+pub fn ab_table(res: &Results, style: Style) -> Option<Table> {
+    let checks = crate::bench::ab::checks(res);
+    if checks.is_empty() {
+        return None;
+    }
+    let mut t = table(
+        style,
+        &[
+            "backend",
+            "batch",
+            "hidden",
+            "run",
+            "new s",
+            "baseline s",
+            "new/old [95%]",
+            "detectable",
+            "verdict",
+            "gate",
+        ],
+    );
+    for c in &checks {
+        let label = if c.neighbour { format!("{} + busy neighbour", c.backend) } else { c.backend.clone() };
+        let ratio =
+            c.ratio.as_ref().map_or("-".into(), |i| format!("{:.3}x [{:.3}, {:.3}]", i.estimate, i.lo, i.hi));
+        t.add_row(vec![
+            Cell::new(label),
+            right(c.variant.batch_size),
+            right(width(c.variant.hidden)),
+            Cell::new(if c.round == 0 { "run" } else { "confirming" }),
+            right(f(c.new_s, 3)),
+            right(f(c.old_s, 3)),
+            right(ratio),
+            right(if c.detectable.is_finite() {
+                format!("+{:.1}%", 100.0 * c.detectable)
+            } else {
+                "-".into()
+            }),
+            Cell::new(c.change.to_string()),
+            Cell::new(if c.flagged { "flagged" } else { "pass" }),
+        ]);
+    }
+    Some(t)
+}
+
+/// The line under the A/B table: how its numbers were made.
+pub fn ab_method() -> String {
+    format!(
+        "new/old: the geometric mean of the per-repeat ratios of median epochs, the two builds in ABBA order within each repeat, each in its own worker; 95% Student's t on their logs. slower / faster: the interval excludes 1. The gate flags a backend whose lower bound is above +{:.0}%, runs a flagged backend's A/B again, and fails it when both runs flag it. detectable: the slowdown the gate flags {:.0}% of the time at this run's spread.",
+        100.0 * crate::bench::ab::GATE,
+        100.0 * crate::bench::ab::POWER
+    )
+}
+
+/// The gate's outcome in one line.
+fn ab_gate(res: &Results) -> String {
+    let checks = crate::bench::ab::checks(res);
+    let failed = crate::bench::ab::regressed(&checks);
+    if failed.is_empty() {
+        "gate: pass (no backend slower beyond the gate twice in a row)".into()
+    } else {
+        let names: Vec<String> = failed
+            .iter()
+            .map(|c| if c.neighbour { format!("{} + busy neighbour", c.backend) } else { c.backend.clone() })
+            .collect();
+        format!("gate: fail ({} slower beyond the gate in the run and its confirming run)", names.join(", "))
+    }
 }

@@ -171,8 +171,9 @@ pub fn phase_table(res: &Results, style: Style) -> Table {
     t
 }
 
-/// With `--init shared`: how far each compared pair is apart, each beside its f32 floor (a
-/// the largest gap of one backend's reruns from perturbed weights; see `Shared::floors`).
+/// With `--init shared`: how far each compared pair is apart, each beside its f32 floor (the
+/// largest gap of one backend's reruns from perturbed weights; see `Shared::floors`) and the rank
+/// test's p of its gaps among the reruns'.
 pub fn parity_table(res: &Results, style: Style) -> Option<Table> {
     if res.parities.is_empty() {
         return None;
@@ -187,8 +188,7 @@ pub fn parity_table(res: &Results, style: Style) -> Option<Table> {
     }
     let mut t = table(style, &header);
     let sci = |x: f64| format!("{x:.2e}");
-    type Measure = fn(&Parity) -> f64;
-    let rows: [(&str, Measure); 4] = [
+    let rows: [(&str, crate::parity::Measure); 4] = [
         ("max |batch loss difference|", |p| p.max_batch_loss_diff),
         ("max relative batch loss difference, epoch 0", |p| p.max_batch_loss_rel_epoch0),
         ("max |avg loss difference| over epochs", |p| p.max_avg_loss_diff),
@@ -215,6 +215,15 @@ pub fn parity_table(res: &Results, style: Style) -> Option<Table> {
         row.push(Cell::new(""));
     }
     t.add_row(row);
+    if res.parities.iter().any(|pp| !pp.floors.is_empty()) {
+        let mut row = vec![Cell::new("p, the gaps ranked among the reruns'")];
+        for pp in &res.parities {
+            let p = crate::parity::rank_test(&pp.parity, &pp.floors);
+            row.push(right(p.map(|t| format!("{:.2}", t.p)).unwrap_or("-".into())));
+            row.push(Cell::new(""));
+        }
+        t.add_row(row);
+    }
     let mut row = vec![Cell::new("batches compared")];
     for pp in &res.parities {
         row.push(right(pp.parity.batches_compared));

@@ -55,5 +55,6 @@ pub fn bench_info(matmul_gflops: f64) -> BenchInfo {
         matmul_gflops,
         matmul_shape: "(128x784).(784x256)".into(),
         libtorch_best: None,
+        against: None,
     }
 }

@@ -1,0 +1,203 @@
+//! `mlcmp bench --against OLD`: every backend of this build against the same backend of another
+//! build, both run in alternation (ABBA) in their own worker processes, so drift and a neighbour
+//! hit both alike. Per backend and round: new/old from the paired repeats with a 95% interval, a
+//! word, the smallest slowdown the gate catches at the run's spread, and whether the gate fails.
+//!
+//! ```
+//! use mlcmp_core::bench::ab::{judge, Change};
+//! use mlcmp_core::stats::Interval;
+//! let i = Interval { estimate: 1.08, lo: 1.05, hi: 1.11, n: 5 };
+//! assert_eq!(judge(&i), (Change::Slower, true)); // slower, and beyond the gate's 2%
+//! ```
+
+use crate::results::Results;
+use crate::run::{RunResult, Variant};
+use crate::stats::{median, ratio_paired, Interval};
+use serde::{Deserialize, Serialize};
+
+/// The gate fails a backend whose new/old interval lies wholly above 1 + GATE, in a run and again
+/// in its confirming run. Not 0: two builds of different commits differ by a percent or so in
+/// code layout alone, which is no regression; not more: the gate is there to see 5%.
+pub const GATE: f64 = 0.02;
+
+/// The probability at which [`AbCheck::detectable`] is computed: the slowdown the gate catches
+/// this often at the run's spread.
+pub const POWER: f64 = 0.8;
+
+/// What a backend's interval says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// The interval lies above 1.
+    Slower,
+    /// The interval lies below 1.
+    Faster,
+    /// The interval holds 1.
+    NoChangeDetected,
+    /// Fewer than two repeats finished on both builds.
+    NotMeasured,
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Change::Slower => "slower",
+            Change::Faster => "faster",
+            Change::NoChangeDetected => "no change detected",
+            Change::NotMeasured => "not measured",
+        })
+    }
+}
+
+/// One backend in one round of an A/B.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AbCheck {
+    pub backend: String,
+    pub variant: Variant,
+    pub neighbour: bool,
+    /// 0: the run; 1: the confirming run of a backend the first one flagged.
+    pub round: usize,
+    /// Median epoch of each build over its repeats.
+    pub new_s: f64,
+    pub old_s: f64,
+    /// New over old, 95%.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<Interval>,
+    /// The slowdown (0.05: 5%) the gate catches with probability [`POWER`] at this run's spread.
+    #[serde(deserialize_with = "crate::run::f64_or_nan")]
+    pub detectable: f64,
+    pub change: Change,
+    /// Beyond the gate in this round.
+    pub flagged: bool,
+    /// Round 0 only: the gate fails the backend (flagged here and in the confirming run, or
+    /// flagged with no confirming run to clear it).
+    #[serde(default)]
+    pub failed: bool,
+}
+
+/// The word for a new/old interval, and whether it is beyond the gate.
+pub fn judge(i: &Interval) -> (Change, bool) {
+    let change = if i.lo > 1.0 {
+        Change::Slower
+    } else if i.hi < 1.0 {
+        Change::Faster
+    } else {
+        Change::NoChangeDetected
+    };
+    (change, i.lo > 1.0 + GATE)
+}
+
+/// Per repeat, (new median epoch, old median epoch) for the runs of one backend, sweep point,
+/// neighbour and round.
+fn pairs(res: &Results, key: &Key, rounds: usize) -> Vec<(f64, f64)> {
+    let of = |runs: &[RunResult]| -> Vec<(usize, f64)> {
+        runs.iter()
+            .filter(|r| key.matches(res, r) && r.repeat.is_some_and(|k| k / rounds == key.round))
+            .map(|r| (r.repeat.unwrap_or(0), median(&r.timed_epochs())))
+            .filter(|(_, m)| m.is_finite())
+            .collect()
+    };
+    let (new, old) = (of(&res.runs), of(&res.baseline_runs));
+    new.iter().filter_map(|&(k, n)| old.iter().find(|(j, _)| *j == k).map(|&(_, o)| (n, o))).collect()
+}
+
+struct Key {
+    backend: String,
+    variant: Variant,
+    neighbour: bool,
+    round: usize,
+}
+
+impl Key {
+    fn matches(&self, res: &Results, r: &RunResult) -> bool {
+        r.backend == self.backend && r.neighbour == self.neighbour && variant(res, r) == self.variant
+    }
+}
+
+fn variant(res: &Results, r: &RunResult) -> Variant {
+    r.variant.unwrap_or(Variant { batch_size: res.recipe.batch_size, hidden: res.recipe.hidden })
+}
+
+/// Every backend's A/B in `res`, round by round (repeats `0..repeats` are round 0, the confirming
+/// run's follow); empty for a bench without a baseline build.
+pub fn checks(res: &Results) -> Vec<AbCheck> {
+    let Some(repeats) = res.bench.as_ref().filter(|b| b.against.is_some()).map(|b| b.repeats.max(1)) else {
+        return vec![];
+    };
+    let mut keys: Vec<Key> = vec![];
+    for r in &res.runs {
+        let round = r.repeat.unwrap_or(0) / repeats;
+        let (v, n) = (variant(res, r), r.neighbour);
+        if !keys
+            .iter()
+            .any(|k| k.backend == r.backend && k.variant == v && k.neighbour == n && k.round == round)
+        {
+            keys.push(Key { backend: r.backend.clone(), variant: v, neighbour: n, round });
+        }
+    }
+    keys.sort_by_key(|k| k.round);
+    let mut out: Vec<AbCheck> = keys
+        .iter()
+        .map(|k| {
+            let p = pairs(res, k, repeats);
+            let ratio = ratio_paired(&p, crate::verdict::LEVEL);
+            let (change, flagged) = ratio.as_ref().map_or((Change::NotMeasured, false), judge);
+            AbCheck {
+                backend: k.backend.clone(),
+                variant: k.variant,
+                neighbour: k.neighbour,
+                round: k.round,
+                new_s: median(&p.iter().map(|x| x.0).collect::<Vec<_>>()),
+                old_s: median(&p.iter().map(|x| x.1).collect::<Vec<_>>()),
+                ratio,
+                detectable: detectable(&p),
+                change,
+                flagged,
+                failed: false,
+            }
+        })
+        .collect();
+    for i in 0..out.len() {
+        let c = &out[i];
+        let same =
+            |d: &AbCheck| d.backend == c.backend && d.variant == c.variant && d.neighbour == c.neighbour;
+        let confirm = out.iter().find(|d| d.round == 1 && same(d));
+        out[i].failed = c.round == 0 && c.flagged && confirm.is_none_or(|d| d.flagged);
+    }
+    out
+}
+
+/// The slowdown the gate catches with probability [`POWER`] from pairs spread like `pairs`: the
+/// interval's lower bound must clear ln(1 + GATE), so the true log ratio must exceed it by the
+/// half-width plus the t quantile of the power times the standard error.
+fn detectable(pairs: &[(f64, f64)]) -> f64 {
+    let logs: Vec<f64> = pairs.iter().map(|(n, o)| (n / o).ln()).filter(|x| x.is_finite()).collect();
+    let n = logs.len() as f64;
+    if logs.len() < 2 {
+        return f64::NAN;
+    }
+    let m = logs.iter().sum::<f64>() / n;
+    let se = (logs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0) / n).sqrt();
+    let t = |p: f64| {
+        use statrs::distribution::{ContinuousCDF, StudentsT};
+        StudentsT::new(0.0, 1.0, n - 1.0).map_or(f64::NAN, |d| d.inverse_cdf(p))
+    };
+    let level = crate::verdict::LEVEL;
+    ((1.0 + GATE).ln() + (t(0.5 + level / 2.0) + t(POWER)) * se).exp() - 1.0
+}
+
+/// The checks the gate fails ([`AbCheck::failed`]).
+pub fn regressed(checks: &[AbCheck]) -> Vec<&AbCheck> {
+    checks.iter().filter(|c| c.failed).collect()
+}
+
+/// The backends round 0 flagged, to run again in the confirming round.
+pub fn to_confirm(checks: &[AbCheck]) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    for c in checks.iter().filter(|c| c.round == 0 && c.flagged) {
+        if !out.contains(&c.backend) {
+            out.push(c.backend.clone());
+        }
+    }
+    out
+}

@@ -1,0 +1,106 @@
+//! The A/B of two builds (`bench --against`): each backend's new/old from paired repeats, its
+//! word, the gate with its confirming run, the smallest detectable slowdown, the injection knob.
+
+mod common;
+
+use common::{bench_info, empty_results, epoch};
+use mlcmp_core::bench::ab::{checks, judge, regressed, to_confirm, Change, GATE};
+use mlcmp_core::results::Results;
+use mlcmp_core::run::RunResult;
+use mlcmp_core::stats::Interval;
+
+fn run(backend: &str, rep: usize, t: f64) -> RunResult {
+    let mut r = RunResult::new(backend, 2);
+    r.epochs = vec![epoch(0, 0.3, 2.0 * t), epoch(1, 0.2, t), epoch(2, 0.1, t)];
+    r.epochs[0].warmup = true;
+    r.repeat = Some(rep);
+    r
+}
+
+/// An A/B of `repeats` repeats per round: per backend, the new and old epoch per repeat.
+fn ab(repeats: usize, rounds: &[&[(&str, f64, f64)]]) -> Results {
+    let mut res = empty_results();
+    res.bench = Some(mlcmp_core::results::BenchInfo {
+        repeats,
+        against: Some("old/mlcmp".into()),
+        ..bench_info(100.0)
+    });
+    for (round, reps) in rounds.iter().enumerate() {
+        for (k, &(b, new, old)) in reps.iter().enumerate() {
+            let rep = round * repeats + k % repeats;
+            res.runs.push(run(b, rep, new));
+            res.baseline_runs.push(run(b, rep, old));
+        }
+    }
+    res
+}
+
+#[test]
+fn new_over_old_pairs_repeats_and_the_gate_needs_two_in_a_row() {
+    // Drift shared by both builds in a repeat cancels: gluon 1.10x exactly, torch unchanged.
+    let drift = [1.0, 1.3, 0.9];
+    let round0: Vec<(&str, f64, f64)> = drift
+        .iter()
+        .flat_map(|d| {
+            [("gluon", 0.22 * d, 0.2 * d), ("torch", 0.4 * d, 0.4 * d * if *d > 1.0 { 1.01 } else { 0.99 })]
+        })
+        .collect();
+    let res = ab(3, &[&round0]);
+    let c = checks(&res);
+    let g = c.iter().find(|c| c.backend == "gluon").unwrap();
+    let i = g.ratio.unwrap();
+    assert!((i.estimate - 1.1).abs() < 1e-9 && i.hi - i.lo < 1e-9, "{i:?}");
+    assert_eq!((g.change, g.flagged, g.failed, g.round), (Change::Slower, true, true, 0));
+    assert!((g.new_s - 0.22).abs() < 1e-9 && (g.old_s - 0.2).abs() < 1e-9, "{g:?}");
+    let t = c.iter().find(|c| c.backend == "torch").unwrap();
+    assert_eq!((t.change, t.flagged), (Change::NoChangeDetected, false), "{t:?}");
+    assert_eq!(to_confirm(&c), ["gluon"]);
+    // No confirming run yet: flagged counts as failed (an interrupted gate does not pass).
+    assert_eq!(regressed(&c).len(), 1);
+
+    // The confirming run clears it: a false alarm needs two in a row.
+    let cleared = ab(3, &[&round0, &[("gluon", 0.2, 0.2), ("gluon", 0.21, 0.2), ("gluon", 0.2, 0.21)]]);
+    let c = checks(&cleared);
+    assert_eq!(c.iter().filter(|c| c.round == 1).count(), 1);
+    assert!(regressed(&c).is_empty(), "{c:?}");
+    // ... and confirms it.
+    let again = ab(3, &[&round0, &[("gluon", 0.22, 0.2), ("gluon", 0.221, 0.2), ("gluon", 0.219, 0.2)]]);
+    let c = checks(&again);
+    assert_eq!(regressed(&c).iter().map(|c| c.backend.as_str()).collect::<Vec<_>>(), ["gluon"]);
+
+    // A bench without a baseline build has no A/B; a backend whose old build failed is not measured.
+    let mut plain = res.clone();
+    plain.bench.as_mut().unwrap().against = None;
+    assert!(checks(&plain).is_empty());
+    let mut broken = res.clone();
+    broken.baseline_runs.retain(|r| r.backend != "torch");
+    let t = checks(&broken).into_iter().find(|c| c.backend == "torch").unwrap();
+    assert_eq!((t.change, t.flagged, t.ratio), (Change::NotMeasured, false, None));
+}
+
+#[test]
+fn the_words_and_the_smallest_detectable_slowdown() {
+    let i = |lo: f64, hi: f64| Interval { estimate: (lo * hi).sqrt(), lo, hi, n: 5 };
+    assert_eq!(judge(&i(1.01, 1.05)), (Change::Slower, false));
+    assert_eq!(judge(&i(1.0 + GATE + 0.001, 1.05)), (Change::Slower, true));
+    assert_eq!(judge(&i(0.9, 0.99)), (Change::Faster, false));
+    assert_eq!(judge(&i(0.98, 1.03)), (Change::NoChangeDetected, false));
+    // Log ratios +-0.01 over 4 repeats: sd 0.011547, se 0.005774; t(0.975, 3) = 3.182446,
+    // t(0.8, 3) = 0.978491: the gate catches exp(ln 1.02 + 4.160937 * 0.005774) - 1 = 4.47% 80%
+    // of the time.
+    let reps: Vec<(&str, f64, f64)> =
+        [0.01f64, -0.01, 0.01, -0.01].iter().map(|d| ("gluon", 0.2 * d.exp(), 0.2)).collect();
+    let c = checks(&ab(4, &[&reps]));
+    let want = ((1.02f64).ln() + (3.182446 + 0.978491) * (0.0004f64 / 3.0 / 4.0).sqrt()).exp() - 1.0;
+    assert!((c[0].detectable - want).abs() < 1e-5 && (c[0].detectable - 0.0447).abs() < 5e-4, "{:?}", c[0]);
+}
+
+#[test]
+fn the_slowdown_knob_parses_strictly() {
+    use mlcmp_core::tracker::slowdown_in;
+    assert_eq!(slowdown_in("gluon=1.05,torch=1.5", "torch"), Ok(1.5));
+    assert_eq!(slowdown_in("gluon=1.05", "candle"), Ok(1.0));
+    assert!(slowdown_in("gluon:1.05", "gluon").unwrap_err().contains("not BACKEND=FACTOR"));
+    assert!(slowdown_in("gluon=0.5", "gluon").unwrap_err().contains("out of range"));
+    assert!(slowdown_in("gluon=nan", "torch").unwrap_err().contains("out of range"));
+}
