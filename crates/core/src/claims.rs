@@ -1,5 +1,7 @@
-//! A verdict's row, as the results JSON stores it ([`crate::verdict`] computes them).
+//! A verdict's row and an A/B check, as the results JSON stores them ([`crate::verdict`] and
+//! [`crate::bench::ab`] compute them).
 
+use crate::run::Variant;
 use crate::stats::Interval;
 use serde::{Deserialize, Serialize};
 
@@ -43,4 +45,55 @@ pub struct Verdict {
     /// How the word follows from the numbers.
     pub rule: String,
     pub word: Word,
+}
+
+/// What a backend's interval says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// The interval lies above 1.
+    Slower,
+    /// The interval lies below 1.
+    Faster,
+    /// The interval holds 1.
+    NoChangeDetected,
+    /// Fewer than two repeats finished on both builds.
+    NotMeasured,
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Change::Slower => "slower",
+            Change::Faster => "faster",
+            Change::NoChangeDetected => "no change detected",
+            Change::NotMeasured => "not measured",
+        })
+    }
+}
+
+/// One backend in one round of an A/B.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AbCheck {
+    pub backend: String,
+    pub variant: Variant,
+    pub neighbour: bool,
+    /// 0: the run; 1: the confirming run of a backend the first one flagged.
+    pub round: usize,
+    /// Median epoch of each build over its repeats.
+    pub new_s: f64,
+    pub old_s: f64,
+    /// New over old, 95%.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<Interval>,
+    /// The slowdown (0.05: 5%) the gate catches with probability [`crate::bench::ab::POWER`] at this run's spread.
+    #[serde(deserialize_with = "crate::run::f64_or_nan")]
+    pub detectable: f64,
+    pub change: Change,
+    /// Beyond the gate in this round.
+    pub flagged: bool,
+    /// Round 0 only: the gate fails the backend (flagged here and in the confirming run, or
+    /// flagged with no confirming run to clear it).
+    #[serde(default)]
+    pub failed: bool,
 }

@@ -70,7 +70,7 @@ pub struct Results {
     /// `bench --against`: each backend's A/B when the file was written ([`crate::bench::ab::checks`],
     /// which the tables compute afresh).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ab: Vec<crate::bench::ab::AbCheck>,
+    pub ab: Vec<crate::claims::AbCheck>,
 }
 
 impl Results {

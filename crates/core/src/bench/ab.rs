@@ -10,10 +10,10 @@
 //! assert_eq!(judge(&i), (Change::Slower, true)); // slower, and beyond the gate's 2%
 //! ```
 
+pub use crate::claims::{AbCheck, Change};
 use crate::results::Results;
 use crate::run::{RunResult, Variant};
 use crate::stats::{median, ratio_paired, Interval};
-use serde::{Deserialize, Serialize};
 
 /// The gate fails a backend whose new/old interval lies wholly above 1 + GATE, in a run and again
 /// in its confirming run. Not 0: two builds of different commits differ by a percent or so in
@@ -23,57 +23,6 @@ pub const GATE: f64 = 0.02;
 /// The probability at which [`AbCheck::detectable`] is computed: the slowdown the gate catches
 /// this often at the run's spread.
 pub const POWER: f64 = 0.8;
-
-/// What a backend's interval says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Change {
-    /// The interval lies above 1.
-    Slower,
-    /// The interval lies below 1.
-    Faster,
-    /// The interval holds 1.
-    NoChangeDetected,
-    /// Fewer than two repeats finished on both builds.
-    NotMeasured,
-}
-
-impl std::fmt::Display for Change {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Change::Slower => "slower",
-            Change::Faster => "faster",
-            Change::NoChangeDetected => "no change detected",
-            Change::NotMeasured => "not measured",
-        })
-    }
-}
-
-/// One backend in one round of an A/B.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AbCheck {
-    pub backend: String,
-    pub variant: Variant,
-    pub neighbour: bool,
-    /// 0: the run; 1: the confirming run of a backend the first one flagged.
-    pub round: usize,
-    /// Median epoch of each build over its repeats.
-    pub new_s: f64,
-    pub old_s: f64,
-    /// New over old, 95%.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ratio: Option<Interval>,
-    /// The slowdown (0.05: 5%) the gate catches with probability [`POWER`] at this run's spread.
-    #[serde(deserialize_with = "crate::run::f64_or_nan")]
-    pub detectable: f64,
-    pub change: Change,
-    /// Beyond the gate in this round.
-    pub flagged: bool,
-    /// Round 0 only: the gate fails the backend (flagged here and in the confirming run, or
-    /// flagged with no confirming run to clear it).
-    #[serde(default)]
-    pub failed: bool,
-}
 
 /// The word for a new/old interval, and whether it is beyond the gate.
 pub fn judge(i: &Interval) -> (Change, bool) {
