@@ -36,11 +36,16 @@ pub struct Interval {
 
 /// The two-sided `level` quantile of Student's t with `df` degrees of freedom.
 fn t_quantile(level: f64, df: f64) -> f64 {
-    use statrs::distribution::{ContinuousCDF, StudentsT};
-    StudentsT::new(0.0, 1.0, df).map_or(f64::NAN, |t| t.inverse_cdf(0.5 + level / 2.0))
+    t_inverse(0.5 + level / 2.0, df)
 }
 
-fn mean_var(xs: &[f64]) -> (f64, f64) {
+/// The `p` quantile of Student's t with `df` degrees of freedom.
+pub(crate) fn t_inverse(p: f64, df: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    StudentsT::new(0.0, 1.0, df).map_or(f64::NAN, |t| t.inverse_cdf(p))
+}
+
+pub(crate) fn mean_var(xs: &[f64]) -> (f64, f64) {
     let m = mean(xs);
     let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() as f64 - 1.0);
     (m, v)

@@ -121,16 +121,12 @@ pub fn checks(res: &Results) -> Vec<AbCheck> {
 /// half-width plus the t quantile of the power times the standard error.
 fn detectable(pairs: &[(f64, f64)]) -> f64 {
     let logs: Vec<f64> = pairs.iter().map(|(n, o)| (n / o).ln()).filter(|x| x.is_finite()).collect();
-    let n = logs.len() as f64;
     if logs.len() < 2 {
         return f64::NAN;
     }
-    let m = logs.iter().sum::<f64>() / n;
-    let se = (logs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0) / n).sqrt();
-    let t = |p: f64| {
-        use statrs::distribution::{ContinuousCDF, StudentsT};
-        StudentsT::new(0.0, 1.0, n - 1.0).map_or(f64::NAN, |d| d.inverse_cdf(p))
-    };
+    let n = logs.len() as f64;
+    let se = (crate::stats::mean_var(&logs).1 / n).sqrt();
+    let t = |p: f64| crate::stats::t_inverse(p, n - 1.0);
     let level = crate::verdict::LEVEL;
     ((1.0 + GATE).ln() + (t(0.5 + level / 2.0) + t(POWER)) * se).exp() - 1.0
 }
