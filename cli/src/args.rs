@@ -175,6 +175,13 @@ pub enum Cmd {
     /// (internal) The busy neighbour of `bench --neighbour busy`: spin on the last core until killed.
     #[command(hide = true)]
     Spin,
+    /// (internal) The hardware's f32 multiply-add rate for `bench`'s x peak, as JSON.
+    #[command(hide = true)]
+    ProbePeak {
+        /// Thread counts to run the kernels at, e.g. 1,2.
+        #[arg(long, value_delimiter = ',', required = true, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        threads: Vec<u16>,
+    },
     /// MNIST: fetch, verify or describe the four IDX files.
     Data {
         #[command(subcommand)]

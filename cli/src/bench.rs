@@ -160,6 +160,6 @@ pub fn worker(args: &WorkerArgs, probe: Option<&str>) -> Result<ExitCode> {
     }
     ctrlc::set_handler(mlcmp_core::interrupt::note_stop).context("cannot install the Ctrl-C handler")?;
     let mut backend = backends::make(&args.backend, threads)?;
-    bench_worker::worker(backend.as_mut(), args.warmup, &args.recipe_json, &args.data_dir)?;
+    bench_worker::worker(backend.as_mut(), args.warmup, &args.recipe_json, &args.data_dir, args.lockstep)?;
     Ok(ExitCode::SUCCESS)
 }

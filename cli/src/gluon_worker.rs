@@ -15,7 +15,8 @@ enum Cli {
 
 fn main() -> ExitCode {
     mlcmp_core::malloc::keep_freed_memory();
-    let Cli::Worker(worker_args::WorkerArgs { backend, warmup, recipe_json, data_dir }) = Cli::parse();
+    let Cli::Worker(worker_args::WorkerArgs { backend, warmup, recipe_json, data_dir, lockstep }) =
+        Cli::parse();
     let engine_only =
         |b: &mlcmp_core::registry::BackendInfo| b.worker == mlcmp_core::registry::Worker::EngineOnly;
     if !mlcmp_core::registry::get(&backend).is_some_and(engine_only) {
@@ -42,7 +43,7 @@ fn main() -> ExitCode {
         eprintln!("mlcmp-gluon-worker: error: '{backend}' is not one of the engine's backends");
         return ExitCode::from(2);
     };
-    match mlcmp_core::bench::worker::worker(&mut backend, warmup, &recipe_json, &data_dir) {
+    match mlcmp_core::bench::worker::worker(&mut backend, warmup, &recipe_json, &data_dir, lockstep) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mlcmp-gluon-worker: error: {e:#}");

@@ -96,6 +96,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Worker { args, probe_matmul } => bench::worker(&args, probe_matmul.as_deref()),
         Cmd::Spin => mlcmp_core::bench::neighbour::spin(),
+        Cmd::ProbePeak { threads } => {
+            let threads: Vec<usize> = threads.into_iter().map(usize::from).collect();
+            say!("{}", serde_json::to_string(&mlcmp_core::bench::peak::probe(&threads))?);
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Regress { baseline, current, update, exports } => {
             regress::check_exports(&baseline, &current, &exports)?;
             let cur = Results::load(&current)?;

@@ -15,4 +15,8 @@ pub struct WorkerArgs {
     pub recipe_json: String,
     #[arg(long)]
     pub data_dir: PathBuf,
+    /// Before every epoch, print `ready EPOCH` and wait for a line on stdin (`bench --against`
+    /// runs both builds' workers in turn).
+    #[arg(long)]
+    pub lockstep: bool,
 }

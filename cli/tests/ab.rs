@@ -33,6 +33,11 @@ fn a_build_against_itself_passes_and_a_slowed_backend_fails_the_gate() {
     let est = c["ratio"]["estimate"].as_f64().unwrap();
     assert!((est - 1.0).abs() < 0.1, "{c}");
     assert_eq!(v["baseline_runs"].as_array().unwrap().len(), 4);
+    // Both builds take turns epoch by epoch, and each keeps its warm-up and timed epochs.
+    assert_eq!(v["bench"]["lockstep"].as_bool(), Some(true), "{}", v["bench"]);
+    for r in v["runs"].as_array().unwrap().iter().chain(v["baseline_runs"].as_array().unwrap()) {
+        assert_eq!(r["epochs"].as_array().unwrap().len(), 3, "{r}");
+    }
 
     // 50% slower: flagged in the run and in its confirming run, exit 1, the backend named.
     let json = dir.path().join("slow.json");
@@ -44,7 +49,9 @@ fn a_build_against_itself_passes_and_a_slowed_backend_fails_the_gate() {
         v["ab"].as_array().unwrap().iter().map(|c| (c["round"].clone(), c["flagged"].clone())).collect();
     assert_eq!(rounds, [(0.into(), true.into()), (1.into(), true.into())], "{}", v["ab"]);
     let est = v["ab"][0]["ratio"]["estimate"].as_f64().unwrap();
-    assert!((1.3..1.7).contains(&est), "the spin makes each batch 1.5x: {}", v["ab"][0]);
+    // The spin makes each batch 1.5x; the engine's helper thread falls asleep during it and is
+    // woken for the next batch's products, which adds a little on these short batches.
+    assert!((1.3..2.0).contains(&est), "the spin makes each batch 1.5x: {}", v["ab"][0]);
 }
 
 fn bad_against_and_knob_values_are_one_line_errors() {
@@ -66,6 +73,48 @@ fn bad_against_and_knob_values_are_one_line_errors() {
     let o = mlcmp(&args);
     assert_eq!(o.status.code(), Some(2), "{}", err(&o));
     assert!(err(&o).contains("the --against build ran no backend"), "{}", err(&o));
+}
+
+/// A baseline build from before the turns (its workers take no `--lockstep`): its workers and this
+/// build's alternate whole, and the A/B still reads.
+#[test]
+fn an_older_build_without_turns_alternates_whole_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("mlcmp");
+    let script = format!(
+        "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = --lockstep ] && exit 2; done\ncase \"$*\" in *--help*) echo 'worker arguments'; exit 0;; esac\nexec '{}' \"$@\"\n",
+        env!("CARGO_BIN_EXE_mlcmp")
+    );
+    std::fs::write(&old, script).unwrap();
+    std::fs::set_permissions(
+        &old,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+    )
+    .unwrap();
+    assert!(!mlcmp_core::bench::lockstep::supported(&old));
+    assert!(mlcmp_core::bench::lockstep::supported(std::path::Path::new(env!("CARGO_BIN_EXE_mlcmp"))));
+    let json = dir.path().join("old.json");
+    let o = mlcmp(&[
+        "bench",
+        "--backends",
+        "gluon",
+        "--against",
+        old.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--limit",
+        "6400",
+        "--repeats",
+        "2",
+        "--no-save",
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["bench"]["lockstep"], serde_json::Value::Null, "{}", v["bench"]);
+    let ok = |k: &str| v[k].as_array().unwrap().iter().filter(|r| r["status"] == "ok").count();
+    assert_eq!((ok("runs"), ok("baseline_runs")), (2, 2), "{v}");
 }
 
 #[test]

@@ -39,4 +39,5 @@ pub mod run;
 pub mod shared;
 pub mod stats;
 pub mod tracker;
+pub mod turns;
 pub mod verdict;

@@ -23,6 +23,10 @@ pub struct BenchInfo {
     #[serde(deserialize_with = "crate::run::f64_or_nan")]
     pub matmul_gflops: f64,
     pub matmul_shape: String,
+    /// The hardware's f32 multiply-add rate ([`crate::bench::peak`]), the reference of "x peak".
+    /// Not `peak`: files written before it used that key for libtorch's best rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware_peak: Option<crate::bench::peak::HardwarePeak>,
     /// libtorch's best GEMM rate over a few shapes (`peak` in files written before the rename).
     #[serde(default, alias = "peak", skip_serializing_if = "Option::is_none")]
     pub libtorch_best: Option<BestRate>,
@@ -30,6 +34,10 @@ pub struct BenchInfo {
     /// [`Results::baseline_runs`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub against: Option<String>,
+    /// With `against`: the two builds' workers of a backend took turns epoch by epoch
+    /// ([`crate::bench::lockstep`]); false where the baseline build's workers cannot.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lockstep: bool,
 }
 
 /// The best f32 GEMM rate libtorch reached on the machine, and over which shapes.

@@ -128,6 +128,7 @@ impl<'a> Tracker<'a> {
     /// An epoch of `batches` batches begins: its wall clock starts here.
     pub fn start_epoch(&mut self, epoch: usize, batches: usize) {
         (self.on)(Event::EpochStart { epoch, batches });
+        crate::turns::at_epoch_start();
         self.epoch = epoch;
         self.losses = Vec::with_capacity(batches);
         self.start = Instant::now();

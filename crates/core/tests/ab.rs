@@ -23,6 +23,8 @@ fn ab(repeats: usize, rounds: &[&[(&str, f64, f64)]]) -> Results {
     res.bench = Some(mlcmp_core::results::BenchInfo {
         repeats,
         against: Some("old/mlcmp".into()),
+        lockstep: false,
+        hardware_peak: None,
         ..bench_info(100.0)
     });
     for (round, reps) in rounds.iter().enumerate() {

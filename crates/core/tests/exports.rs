@@ -3,6 +3,7 @@
 mod common;
 
 use common::{bench_info, epoch, sample_results};
+use mlcmp_core::bench::peak::{HardwarePeak, PeakRate};
 use mlcmp_core::export::{self, compare as report, Style};
 use mlcmp_core::recipe::Recipe;
 use mlcmp_core::results::Results;
@@ -134,13 +135,22 @@ fn x_libtorch_pairs_each_run_with_its_own_probe() {
     res.runs = vec![slow, fast];
     let best = mlcmp_core::results::BestRate { gflops: 250.0, shapes: "128x784x256, 512x512x512".into() };
     res.bench.as_mut().unwrap().libtorch_best = Some(best);
+    // The hardware's rate at the runs' 2 threads is the slow run's probe: the group's median epoch
+    // (1.5x that probe's time) is 1.5x peak; the one-thread rate is not used.
+    let rate = |threads, gflops| PeakRate { isa: "avx512f fma".into(), threads, gflops };
+    res.bench.as_mut().unwrap().hardware_peak = Some(HardwarePeak {
+        isa: "avx512f fma".into(),
+        rates: vec![rate(1, 60.0), rate(2, 100.0)],
+        unknown: None,
+    });
     let json = res.to_json();
     assert!(json.contains("\"libtorch_gflops\": 200.0"), "{json}");
     let text = export::render_any(&Results::parse(&json, "t.json").unwrap(), Style::Markdown);
     assert!(text.contains("probed again before each repeat: 100 to 200 GFLOP/s"), "{text}");
     let gluon = text.lines().find(|l| l.starts_with("| gluon")).unwrap();
     let cells: Vec<&str> = gluon.split('|').map(str::trim).collect();
-    assert_eq!(cells[8], "2.00", "x libtorch in {gluon}");
+    assert_eq!((cells[8], cells[9]), ("1.50", "2.00"), "x peak and x libtorch in {gluon}");
+    assert!(text.contains("x peak: against") && text.contains("100 GFLOP/s at 2 threads"), "{text}");
     // Files written before the rename call the probe `floor_gflops` and libtorch's best `peak`.
     let old =
         json.replace("\"libtorch_gflops\"", "\"floor_gflops\"").replace("\"libtorch_best\"", "\"peak\"");

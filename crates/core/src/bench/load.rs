@@ -50,7 +50,7 @@ fn children_cpu_s() -> f64 {
     t(u.ru_utime) + t(u.ru_stime)
 }
 
-/// The load between two snapshots taken around one child's whole life (started after `a`,
+/// The load between two snapshots taken around the whole life of the children measured (started after `a`,
 /// waited for before `b`), on a machine of `cores` cores.
 pub fn between(a: &Snapshot, b: &Snapshot, cores: usize) -> Load {
     let wall = (b.at - a.at).as_secs_f64().max(1e-9);

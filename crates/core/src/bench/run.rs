@@ -2,7 +2,8 @@
 //! in its own worker process (quiet, then beside the busy neighbour when asked), into one
 //! [`Results`]. The counterpart of [`crate::driver::run_all`] for `compare`.
 
-use crate::bench::worker::{probe_matmul, run_worker};
+use crate::bench::lockstep::{can_take_turns, run_pair};
+use crate::bench::worker::{probe_matmul, probe_peak, run_worker};
 use crate::interrupt::stop_requested;
 use crate::results::{BenchInfo, BestRate, Results};
 use crate::run::{RunResult, Variant};
@@ -45,12 +46,18 @@ pub fn run(exe: &Path, plan: &Plan, dir: &Path, res: &mut Results, on: &mut dyn 
     let recipe = res.recipe.clone();
     let model = recipe.model();
     let product = model.largest_product(recipe.batch_size);
+    // The hardware's rate first, on an idle machine: one thread, the recipe's, every core.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut counts = vec![1, recipe.threads.resolve().min(cores), cores];
+    counts.dedup();
+    let hardware_peak = probe_peak(exe, &counts);
     let probed_first = probe_matmul(exe, product, &recipe, dir);
     // libtorch's best rate: the recipe's product and two square ones big enough for its kernels to
     // reach their top speed.
     let squares = [[512; 3], [1024; 3]];
     let best = squares.iter().map(|&s| probe_matmul(exe, s, &recipe, dir)).fold(probed_first, f64::max);
     res.bench = Some(BenchInfo {
+        hardware_peak,
         repeats: plan.repeats,
         warmup_epochs: plan.warmup,
         matmul_gflops: probed_first,
@@ -60,6 +67,7 @@ pub fn run(exe: &Path, plan: &Plan, dir: &Path, res: &mut Results, on: &mut dyn 
             shapes: format!("{}, 512x512x512, 1024x1024x1024", model.largest_product_text(recipe.batch_size)),
         }),
         against: plan.against.map(|p| p.display().to_string()),
+        lockstep: plan.against.is_some_and(crate::bench::lockstep::supported),
     });
     let probe = |i: usize, rep: usize| match (i, rep) {
         (0, 0) => probed_first,
@@ -82,7 +90,8 @@ pub fn run(exe: &Path, plan: &Plan, dir: &Path, res: &mut Results, on: &mut dyn 
 }
 
 /// `plan.repeats` repeats of `names` at every sweep point, numbered from `first`; with a baseline
-/// build, each backend's two builds in ABBA order.
+/// build, each backend's two builds in ABBA order: epoch by epoch where both take turns
+/// ([`crate::bench::lockstep`]), else whole workers.
 #[allow(clippy::too_many_arguments)]
 fn repeats(
     exe: &Path,
@@ -95,6 +104,7 @@ fn repeats(
     on: &mut dyn FnMut(&RunResult, &At),
 ) {
     let recipe = res.recipe.clone();
+    let lockstep = res.bench.as_ref().is_some_and(|b| b.lockstep);
     for (i, &v) in plan.points.iter().enumerate() {
         let r = crate::bench::sweep::at(&recipe, v);
         for rep in first..first + plan.repeats {
@@ -103,19 +113,51 @@ fn repeats(
             let probed = probe(i, rep);
             for neighbour in [false, true].into_iter().filter(|&n| !n || plan.busy_neighbour) {
                 for (k, name) in names.iter().enumerate() {
-                    let builds: Vec<(&Path, bool)> = match plan.against {
-                        None => vec![(exe, false)],
-                        // ABBA: the order flips every repeat and starts differently per backend,
-                        // so a trend over the repeats weighs on both builds alike.
-                        Some(old) if (rep + k) % 2 == 0 => vec![(exe, false), (old, true)],
-                        Some(old) => vec![(old, true), (exe, false)],
-                    };
-                    for (build, baseline) in builds {
-                        if stop_requested() {
-                            return;
+                    if stop_requested() {
+                        return;
+                    }
+                    // ABBA: the order flips every repeat and starts differently per backend, so a
+                    // trend over the repeats weighs on both builds alike.
+                    let new_first = (rep + k) % 2 == 0;
+                    let runs: Vec<(RunResult, bool)> = match plan.against {
+                        None => vec![(
+                            run_worker(exe, name, &r, plan.warmup, dir, neighbour, plan.slowdown),
+                            false,
+                        )],
+                        Some(old) if lockstep && can_take_turns(name) => {
+                            let [new, old] = run_pair(
+                                [exe, old],
+                                [plan.slowdown, None],
+                                name,
+                                &r,
+                                plan.warmup,
+                                dir,
+                                neighbour,
+                                usize::from(!new_first),
+                            );
+                            vec![(new, false), (old, true)]
                         }
-                        let slowdown = if baseline { None } else { plan.slowdown };
-                        let mut run = run_worker(build, name, &r, plan.warmup, dir, neighbour, slowdown);
+                        Some(old) => {
+                            let order = if new_first {
+                                [(exe, false), (old, true)]
+                            } else {
+                                [(old, true), (exe, false)]
+                            };
+                            let mut out = vec![];
+                            for (build, baseline) in order {
+                                if stop_requested() {
+                                    break;
+                                }
+                                let slowdown = if baseline { None } else { plan.slowdown };
+                                out.push((
+                                    run_worker(build, name, &r, plan.warmup, dir, neighbour, slowdown),
+                                    baseline,
+                                ));
+                            }
+                            out
+                        }
+                    };
+                    for (mut run, baseline) in runs {
                         run.repeat = Some(rep);
                         run.libtorch_gflops = probed.is_finite().then_some(probed);
                         if plan.points.len() > 1 {

@@ -120,6 +120,12 @@ pub fn probed_range(res: &Results) -> Option<(f64, f64)> {
     })
 }
 
+/// Seconds per epoch at sweep point `v` at the hardware's multiply-add rate for `threads` threads
+/// ([`crate::bench::peak`]): the hardware floor. NaN for a file without the probe.
+pub fn peak_s(res: &Results, v: Variant, threads: usize) -> f64 {
+    at_rate(res, v, res.bench.as_ref().and_then(|b| b.hardware_peak.as_ref()).and_then(|p| p.gflops(threads)))
+}
+
 /// Seconds per epoch at libtorch's best rate (the best GEMM over a few shapes).
 pub fn libtorch_best_s(res: &Results, v: Variant) -> f64 {
     at_rate(res, v, res.bench.as_ref().and_then(|b| b.libtorch_best.as_ref()).map(|p| p.gflops))

@@ -9,7 +9,7 @@ use crate::recipe::Recipe;
 use crate::run::{RunResult, Status};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 
 /// What a worker prints on stdout: its run and its peak resident memory.
 #[derive(Debug, Serialize, Deserialize)]
@@ -80,6 +80,25 @@ fn run_child(
     data_dir: &Path,
     slowdown: Option<&str>,
 ) -> RunResult {
+    let child = worker_command(exe, backend, recipe, warmup, data_dir, slowdown).stdin(Stdio::null()).spawn();
+    let mut stdout = String::new();
+    let out = child.and_then(|c| follow(c, None, |line| stdout.push_str(&format!("{line}\n"))));
+    match out {
+        Err(e) => failed_run(backend, recipe, format!("cannot start the worker {}: {e}", exe.display())),
+        Ok(o) => report_of(&stdout, o.status, backend, recipe),
+    }
+}
+
+/// The command that starts a worker of `exe` for `backend` (the libtorch-free gluon worker beside
+/// `exe` where the backend runs there), stdout piped, stderr inherited, killed with this process.
+pub(crate) fn worker_command(
+    exe: &Path,
+    backend: &str,
+    recipe: &Recipe,
+    warmup: usize,
+    data_dir: &Path,
+    slowdown: Option<&str>,
+) -> Command {
     let json = serde_json::to_string(recipe).expect("recipe serialises");
     let gluon_worker = exe.with_file_name(GLUON_WORKER);
     let engine_only =
@@ -91,34 +110,42 @@ fn run_child(
         Some(v) => cmd.env(crate::tracker::SLOWDOWN_VAR, v),
         None => cmd.env_remove(crate::tracker::SLOWDOWN_VAR),
     };
-    let child = crate::child::die_with_parent(&mut cmd, crate::child::Orphaned::Kill)
+    crate::child::die_with_parent(&mut cmd, crate::child::Orphaned::Kill)
         .args(["worker", "--backend", backend, "--warmup", &warmup.to_string(), "--recipe-json", &json])
         .arg("--data-dir")
         .arg(data_dir)
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn();
-    let mut stdout = String::new();
-    let out = child.and_then(|c| follow(c, None, |line| stdout.push_str(line)));
-    let failed = |why: String| {
-        let status = if stop_requested() { Status::Interrupted } else { Status::Failed };
-        RunResult::failed(backend, recipe.threads.resolve(), status, why)
-    };
-    match out {
-        Err(e) => failed(format!("cannot start the worker {}: {e}", exe.display())),
-        Ok(o) => match serde_json::from_str::<WorkerReport>(&stdout) {
-            // A backend that runs in its own process (the real frameworks) reports that process's
-            // peak; the worker's own would be only the Rust side waiting for it.
-            Ok(w) => RunResult { peak_rss_mb: w.run.peak_rss_mb.or(Some(w.peak_rss_mb)), ..w.run },
-            Err(_) => failed(format!("the worker exited with {} without a result", o.status)),
-        },
+        .stderr(Stdio::inherit());
+    cmd
+}
+
+/// The run a worker reported on `stdout` (its last line that is JSON), or a failed run saying how
+/// it ended.
+pub(crate) fn report_of(stdout: &str, status: ExitStatus, backend: &str, recipe: &Recipe) -> RunResult {
+    match stdout.lines().rev().find(|l| l.starts_with('{')).map(serde_json::from_str::<WorkerReport>) {
+        // A backend that runs in its own process (the real frameworks) reports that process's
+        // peak; the worker's own would be only the Rust side waiting for it.
+        Some(Ok(w)) => RunResult { peak_rss_mb: w.run.peak_rss_mb.or(Some(w.peak_rss_mb)), ..w.run },
+        _ => failed_run(backend, recipe, format!("the worker exited with {status} without a result")),
     }
+}
+
+pub(crate) fn failed_run(backend: &str, recipe: &Recipe, why: String) -> RunResult {
+    let status = if stop_requested() { Status::Interrupted } else { Status::Failed };
+    RunResult::failed(backend, recipe.threads.resolve(), status, why)
 }
 
 /// The worker side: train `backend` with `warmup` extra epochs first (marked as warm-up) on the
 /// recipe in `recipe_json`, and print a [`WorkerReport`] as one JSON line.
-pub fn worker(backend: &mut dyn Backend, warmup: usize, recipe_json: &str, dir: &Path) -> anyhow::Result<()> {
+///
+/// With `lockstep`, it takes turns with another worker ([`crate::turns`]).
+pub fn worker(
+    backend: &mut dyn Backend,
+    warmup: usize,
+    recipe_json: &str,
+    dir: &Path,
+    lockstep: bool,
+) -> anyhow::Result<()> {
     let mut recipe = Recipe::parse(recipe_json, "--recipe-json")?;
     let threads = recipe.threads.resolve();
     // The parent checked the checksums once for all workers.
@@ -126,6 +153,9 @@ pub fn worker(backend: &mut dyn Backend, warmup: usize, recipe_json: &str, dir: 
     data.limit(recipe.limit);
     recipe.epochs += warmup;
     let job = Job::new(&recipe, &data);
+    if lockstep {
+        crate::turns::enable();
+    }
     let mut run = run_backend(backend, &job, threads, &mut |_| {});
     for e in run.epochs.iter_mut().take(warmup) {
         e.warmup = true;
@@ -151,4 +181,18 @@ pub fn probe_matmul(exe: &Path, [m, k, n]: [usize; 3], recipe: &Recipe, data_dir
         .ok()
         .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().ok())
         .unwrap_or(f64::NAN)
+}
+
+/// The hardware's f32 multiply-add rate at each of `threads` ([`crate::bench::peak`]), measured in
+/// a worker process like the runs (`exe probe-peak --threads 1,2`); None when it cannot be run.
+pub fn probe_peak(exe: &Path, threads: &[usize]) -> Option<crate::bench::peak::HardwarePeak> {
+    let list: Vec<String> = threads.iter().map(|t| t.to_string()).collect();
+    crate::child::die_with_parent(&mut Command::new(exe), crate::child::Orphaned::Kill)
+        .args(["probe-peak", "--threads", &list.join(",")])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| serde_json::from_slice(&o.stdout).ok())
 }

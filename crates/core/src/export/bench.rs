@@ -8,8 +8,8 @@ use crate::run::{EpochResult, Load, Status, Variant};
 use crate::stats::median;
 use comfy_table::Cell;
 
-/// Per backend (and sweep point): median / min / max epoch, throughput, multiple of the time at libtorch's
-/// rates, peak memory (of the process that trained: the Python process for the real frameworks), repeats.
+/// Per backend (and sweep point): median / min / max epoch, throughput, multiple of the time at the
+/// hardware's multiply-add rate and at libtorch's rates, peak memory (of the process that trained: the Python process for the real frameworks), repeats.
 pub fn timing_table(res: &Results, style: Style) -> Table {
     let mut t = table(
         style,
@@ -21,6 +21,7 @@ pub fn timing_table(res: &Results, style: Style) -> Table {
             "min s",
             "max s",
             "samples/s",
+            "x peak",
             "x libtorch",
             "x libtorch best",
             "peak RSS MB",
@@ -52,6 +53,7 @@ pub fn timing_table(res: &Results, style: Style) -> Table {
             right(f(times.iter().copied().fold(f64::NAN, f64::min), 3)),
             right(f(times.iter().copied().fold(f64::NAN, f64::max), 3)),
             right(f(g.samples() as f64 / med, 0)),
+            right(f(med / summary::peak_s(res, g.variant, g.runs[0].threads), 2)),
             right(f(summary::x_libtorch(res, g.variant, &g.runs), 2)),
             right(f(med / libtorch_best_s(res, g.variant), 2)),
             right(f(rss, 0)),
@@ -155,8 +157,9 @@ pub fn rates_text(res: &Results) -> String {
     let Some(b) = &res.bench else { return String::new() };
     let v = Variant { batch_size: res.recipe.batch_size, hidden: res.recipe.hidden };
     let samples = res.runs.iter().find_map(|r| r.epochs.first().map(|e| e.samples)).unwrap_or(0);
-    format!(
-        "x libtorch: against {:.1} GFLOP per epoch ({} model, batch {}, hidden {}) / {:.0} GFLOP/s (libtorch matmul {}, {} threads, best of 3 medians of 200, in a worker process) = {:.3} s per epoch",
+    peak_text(res, v, samples)
+        + &format!(
+        "x libtorch, a second reference and no hardware limit: against {:.1} GFLOP per epoch ({} model, batch {}, hidden {}) / {:.0} GFLOP/s (libtorch matmul {}, {} threads, best of 3 medians of 200, in a worker process) = {:.3} s per epoch",
         summary::epoch_flops(res, v, samples) / 1e9,
         res.recipe.model.name(),
         v.batch_size,
@@ -182,6 +185,43 @@ pub fn rates_text(res: &Results) -> String {
     } + "\nothers' CPU: what every other process used while a worker ran, as a share of the machine; steal: time the hypervisor gave other guests; a repeat is busy above 10% or 5%"
 }
 
+/// The hardware floor: the probe's rates and what x peak is against.
+fn peak_text(res: &Results, v: Variant, samples: usize) -> String {
+    let Some(p) = res.bench.as_ref().and_then(|b| b.hardware_peak.as_ref()) else {
+        return "x peak: not measured (a file from before the hardware probe)\n".into();
+    };
+    let threads = res.machine.threads;
+    let rates: Vec<String> = p
+        .rates
+        .iter()
+        .filter(|r| r.isa == p.isa)
+        .map(|r| {
+            format!(
+                "{:.0} GFLOP/s on {} thread{}",
+                r.gflops,
+                r.threads,
+                if r.threads == 1 { "" } else { "s" }
+            )
+        })
+        .collect();
+    let others: Vec<String> = p
+        .rates
+        .iter()
+        .filter(|r| r.isa != p.isa && r.threads == 1)
+        .map(|r| format!("{} {:.0}", r.isa, r.gflops))
+        .collect();
+    format!(
+        "x peak: against {:.1} GFLOP per epoch at the hardware's f32 multiply-add rate, {:.0} GFLOP/s at {threads} threads = {:.3} s per epoch (the hardware floor). The rate is the CPU's own: a {} kernel of 12 independent chains per thread, all threads at once, in a worker process ({}; one thread of the narrower kernels: {}).{}\n",
+        summary::epoch_flops(res, v, samples) / 1e9,
+        p.gflops(threads).unwrap_or(f64::NAN),
+        summary::peak_s(res, v, threads),
+        p.isa,
+        rates.join(", "),
+        if others.is_empty() { "none".to_string() } else { others.join(", ") },
+        p.unknown.as_ref().map(|u| format!(" Unknown CPU: {u}.")).unwrap_or_default()
+    )
+}
+
 /// All bench tables with titles.
 pub fn render(res: &Results, style: Style) -> String {
     let ab = ab_table(res, style)
@@ -194,7 +234,7 @@ pub fn render(res: &Results, style: Style) -> String {
             format!(
                 "{}{t}\n\n{}{}\n",
                 style.title(&format!("A/B against the baseline build ({against})")),
-                line(ab_method()),
+                line(ab_method(res.bench.as_ref().is_some_and(|b| b.lockstep))),
                 ab_gate(res)
             )
         })
@@ -265,9 +305,13 @@ pub fn ab_table(res: &Results, style: Style) -> Option<Table> {
 }
 
 /// The line under the A/B table: how its numbers were made.
-pub fn ab_method() -> String {
+pub fn ab_method(lockstep: bool) -> String {
+    let order = match lockstep {
+        true => "each in its own worker, the two workers of a backend taking turns epoch by epoch in ABBA order (the real frameworks: whole workers in ABBA order)",
+        false => "the two builds in ABBA order within each repeat, each in its own worker",
+    };
     format!(
-        "new/old: the geometric mean of the per-repeat ratios of median epochs, the two builds in ABBA order within each repeat, each in its own worker; 95% Student's t on their logs. slower / faster: the interval excludes 1. The gate flags a backend whose lower bound is above +{:.0}%, runs a flagged backend's A/B again, and fails it when both runs flag it. detectable: the slowdown the gate flags {:.0}% of the time at this run's spread.",
+        "new/old: the geometric mean of the per-repeat ratios of median epochs, {order}; 95% Student's t on their logs. slower / faster: the interval excludes 1. The gate flags a backend whose lower bound is above +{:.0}%, runs a flagged backend's A/B again, and fails it when both runs flag it. detectable: the slowdown the gate flags {:.0}% of the time at this run's spread.",
         100.0 * crate::bench::ab::GATE,
         100.0 * crate::bench::ab::POWER
     )

@@ -56,5 +56,7 @@ pub fn bench_info(matmul_gflops: f64) -> BenchInfo {
         matmul_shape: "(128x784).(784x256)".into(),
         libtorch_best: None,
         against: None,
+        lockstep: false,
+        hardware_peak: None,
     }
 }
