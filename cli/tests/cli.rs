@@ -288,7 +288,8 @@ fn bench_report_and_regress_end_to_end() {
         "Speed ratios (paired repeats)",
         "torch / gluon-hybrid",
         "Where the time goes",
-        "x libtorch: ",
+        "x peak: against",
+        "x libtorch, a second reference and no hardware limit: against",
     ] {
         assert!(out.contains(title), "{title} missing in {out}");
     }
