@@ -20,6 +20,7 @@ fn ab(extra: &[&str], json: &std::path::Path) -> std::process::Output {
 #[test]
 fn a_build_against_itself_passes_and_a_slowed_backend_fails_the_gate() {
     bad_against_and_knob_values_are_one_line_errors();
+    an_older_build_without_turns_alternates_whole_workers();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("same.json");
     let o = ab(&[], &json);
@@ -77,7 +78,6 @@ fn bad_against_and_knob_values_are_one_line_errors() {
 
 /// A baseline build from before the turns (its workers take no `--lockstep`): its workers and this
 /// build's alternate whole, and the A/B still reads.
-#[test]
 fn an_older_build_without_turns_alternates_whole_workers() {
     let dir = tempfile::tempdir().unwrap();
     let old = dir.path().join("mlcmp");
