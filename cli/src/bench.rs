@@ -44,8 +44,8 @@ pub fn bench(opts: &RunOpts, exports: &ExportOpts, plan: &Plan) -> Result<ExitCo
         if !old.is_file() {
             bail!("--against {}: no such file; give the path of another build's mlcmp binary", old.display());
         }
-        if repeats < 2 {
-            bail!("--against needs --repeats 2 or more: the interval comes from the paired repeats");
+        if repeats < 3 {
+            bail!("--against needs --repeats 3 or more: the gate's signed-rank interval needs 6 paired repeats over the run and its confirming run");
         }
     }
     if let Some(spec) = slowdown {
@@ -108,7 +108,7 @@ pub fn bench(opts: &RunOpts, exports: &ExportOpts, plan: &Plan) -> Result<ExitCo
             .unwrap_or_default();
         let busy = if c.neighbour { " beside the busy neighbour" } else { "" };
         eprintln!(
-            "mlcmp: {}{busy} is slower than the baseline build: new/old {i}, beyond the gate's +{:.0}% in the run and in its confirming run",
+            "mlcmp: {}{busy} is slower than the baseline build: new/old {i} over the run and its confirming run, beyond the gate's +{:.0}%",
             c.backend,
             100.0 * mlcmp_core::bench::ab::GATE
         );

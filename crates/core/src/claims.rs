@@ -78,22 +78,24 @@ pub struct AbCheck {
     pub backend: String,
     pub variant: Variant,
     pub neighbour: bool,
-    /// 0: the run; 1: the confirming run of a backend the first one flagged.
+    /// 0: the run; 1: the confirming run of a backend the first one screened, pooled with the
+    /// run's repeats.
     pub round: usize,
     /// Median epoch of each build over its repeats.
     pub new_s: f64,
     pub old_s: f64,
-    /// New over old, 95%.
+    /// New over old, 95%: Student's t in round 0, signed-rank over both runs in round 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio: Option<Interval>,
     /// The slowdown (0.05: 5%) the gate catches with probability [`crate::bench::ab::POWER`] at this run's spread.
     #[serde(deserialize_with = "crate::run::f64_or_nan")]
     pub detectable: f64,
     pub change: Change,
-    /// Beyond the gate in this round.
+    /// Round 0: the estimate is beyond the gate, so the backend runs again
+    /// ([`crate::bench::ab::screened`]); round 1: the pooled interval lies wholly beyond it.
     pub flagged: bool,
-    /// Round 0 only: the gate fails the backend (flagged here and in the confirming run, or
-    /// flagged with no confirming run to clear it).
+    /// Round 0 only: the gate fails the backend (screened here and flagged by the pooled
+    /// interval, or with no confirming run, the run's own interval wholly beyond the gate).
     #[serde(default)]
     pub failed: bool,
 }

@@ -60,15 +60,17 @@ fn new_over_old_pairs_repeats_and_the_gate_needs_two_in_a_row() {
     // No confirming run yet: flagged counts as failed (an interrupted gate does not pass).
     assert_eq!(regressed(&c).len(), 1);
 
-    // The confirming run clears it: a false alarm needs two in a row.
+    // The confirming run, pooled with the run, clears it: a false alarm needs two in a row.
     let cleared = ab(3, &[&round0, &[("gluon", 0.2, 0.2), ("gluon", 0.21, 0.2), ("gluon", 0.2, 0.21)]]);
     let c = checks(&cleared);
-    assert_eq!(c.iter().filter(|c| c.round == 1).count(), 1);
+    let pooled = c.iter().find(|c| c.round == 1).unwrap();
+    assert_eq!((c.len(), pooled.ratio.unwrap().n), (3, 6), "{c:?}");
     assert!(regressed(&c).is_empty(), "{c:?}");
-    // ... and confirms it.
+    // ... and confirms it, named by the pooled check.
     let again = ab(3, &[&round0, &[("gluon", 0.22, 0.2), ("gluon", 0.221, 0.2), ("gluon", 0.219, 0.2)]]);
     let c = checks(&again);
-    assert_eq!(regressed(&c).iter().map(|c| c.backend.as_str()).collect::<Vec<_>>(), ["gluon"]);
+    let failed = regressed(&c);
+    assert_eq!(failed.iter().map(|c| (c.backend.as_str(), c.round)).collect::<Vec<_>>(), [("gluon", 1)]);
 
     // A bench without a baseline build has no A/B; a backend whose old build failed is not measured.
     let mut plain = res.clone();
@@ -81,20 +83,43 @@ fn new_over_old_pairs_repeats_and_the_gate_needs_two_in_a_row() {
 }
 
 #[test]
+fn a_run_screened_by_its_estimate_fails_on_the_pooled_interval() {
+    // Log ratios 0.09, 0.01, 0.07, 0.03, 0.05: estimate +5.1%, but the t interval's lower bound
+    // (+1.1%) is inside the gate: no change detected, run again; alone it does not fail.
+    let logs = [0.09f64, 0.01, 0.07, 0.03, 0.05];
+    let round: Vec<(&str, f64, f64)> = logs.iter().map(|d| ("gluon", 0.2 * d.exp(), 0.2)).collect();
+    let c = checks(&ab(5, &[&round]));
+    let i = c[0].ratio.unwrap();
+    assert!((i.estimate - 0.05f64.exp()).abs() < 1e-12 && i.lo < 1.0 + GATE && i.lo > 1.0, "{i:?}");
+    assert_eq!((c[0].change, c[0].flagged, c[0].failed), (Change::Slower, true, false));
+    assert_eq!(to_confirm(&c), ["gluon"]);
+    // The same again: the 10 pooled pairs' signed-rank interval drops the 8 smallest of the 55
+    // Walsh averages (3 at 0.01, 4 at 0.02, 1 at 0.03), so its lower bound is e^0.03: beyond the gate.
+    let c = checks(&ab(5, &[&round, &round]));
+    let pooled = c.iter().find(|c| c.round == 1).unwrap().ratio.unwrap();
+    assert!((pooled.lo - 0.03f64.exp()).abs() < 1e-12 && (pooled.estimate - 0.05f64.exp()).abs() < 1e-12);
+    assert_eq!(regressed(&c).len(), 1);
+    // An estimate within the gate is not screened, whatever its spread.
+    let small: Vec<(&str, f64, f64)> = logs.iter().map(|d| ("gluon", 0.2 * (d - 0.04).exp(), 0.2)).collect();
+    let c = checks(&ab(5, &[&small]));
+    assert!(!c[0].flagged && to_confirm(&c).is_empty(), "{c:?}");
+}
+
+#[test]
 fn the_words_and_the_smallest_detectable_slowdown() {
     let i = |lo: f64, hi: f64| Interval { estimate: (lo * hi).sqrt(), lo, hi, n: 5 };
     assert_eq!(judge(&i(1.01, 1.05)), (Change::Slower, false));
     assert_eq!(judge(&i(1.0 + GATE + 0.001, 1.05)), (Change::Slower, true));
     assert_eq!(judge(&i(0.9, 0.99)), (Change::Faster, false));
     assert_eq!(judge(&i(0.98, 1.03)), (Change::NoChangeDetected, false));
-    // Log ratios +-0.01 over 4 repeats: sd 0.011547, se 0.005774; t(0.975, 3) = 3.182446,
-    // t(0.8, 3) = 0.978491: the gate catches exp(ln 1.02 + 4.160937 * 0.005774) - 1 = 4.47% 80%
-    // of the time.
+    // Log ratios +-0.01 over 4 repeats, and the gate decides on twice as many: sd 0.011547, se
+    // 0.011547 / sqrt 8 = 0.004082; t(0.975, 7) = 2.364624, t(0.8, 7) = 0.896029: the gate
+    // catches exp(ln 1.02 + 3.260653 * 0.004082) - 1 = 3.37% 80% of the time.
     let reps: Vec<(&str, f64, f64)> =
         [0.01f64, -0.01, 0.01, -0.01].iter().map(|d| ("gluon", 0.2 * d.exp(), 0.2)).collect();
     let c = checks(&ab(4, &[&reps]));
-    let want = ((1.02f64).ln() + (3.182446 + 0.978491) * (0.0004f64 / 3.0 / 4.0).sqrt()).exp() - 1.0;
-    assert!((c[0].detectable - want).abs() < 1e-5 && (c[0].detectable - 0.0447).abs() < 5e-4, "{:?}", c[0]);
+    let want = ((1.02f64).ln() + (2.364624 + 0.896029) * (0.0004f64 / 3.0 / 8.0).sqrt()).exp() - 1.0;
+    assert!((c[0].detectable - want).abs() < 1e-5 && (c[0].detectable - 0.0337).abs() < 5e-4, "{:?}", c[0]);
 }
 
 #[test]
