@@ -41,9 +41,9 @@ pub fn judge(i: &Interval) -> (Change, bool) {
 }
 
 /// Whether a run's estimate is beyond the gate, so the backend runs again. The estimate, not the
-/// lower bound: five repeats on this kind of machine rarely bound a 5% slowdown away from 2%, and
-/// the pooled interval of both runs, twice the repeats, decides; an unchanged backend is screened
-/// in about one run in five and then cleared by the pooled interval.
+/// lower bound: a few repeats on a shared VM rarely bound a 5% slowdown away from 2%, so the
+/// pooled interval of both runs, twice the repeats, decides; an unchanged backend screened by
+/// chance is cleared by it (`scripts/gate-power` counts how often either happens).
 pub fn screened(i: &Interval) -> bool {
     i.estimate > 1.0 + GATE
 }
@@ -126,9 +126,7 @@ pub fn checks(res: &Results) -> Vec<AbCheck> {
         .collect();
     for i in 0..out.len() {
         let c = &out[i];
-        let same =
-            |d: &AbCheck| d.backend == c.backend && d.variant == c.variant && d.neighbour == c.neighbour;
-        let confirm = out.iter().find(|d| d.round == 1 && same(d));
+        let confirm = confirming(&out, c);
         // Without a confirming run (the bench was stopped), the run's own interval decides.
         let alone = c.ratio.as_ref().is_some_and(|i| judge(i).1);
         out[i].failed = c.round == 0 && c.flagged && confirm.map_or(alone, |d| d.flagged);
@@ -156,16 +154,14 @@ fn detectable(pairs: &[(f64, f64)], times: usize) -> f64 {
 /// The backends the gate fails ([`AbCheck::failed`]), each by the check that decided: both runs
 /// pooled, or the run alone where it had no confirming run.
 pub fn regressed(checks: &[AbCheck]) -> Vec<&AbCheck> {
-    checks
-        .iter()
-        .filter(|c| c.failed)
-        .map(|c| {
-            let pooled = checks.iter().find(|d| {
-                d.round == 1 && d.backend == c.backend && d.variant == c.variant && d.neighbour == c.neighbour
-            });
-            pooled.unwrap_or(c)
-        })
-        .collect()
+    checks.iter().filter(|c| c.failed).map(|c| confirming(checks, c).unwrap_or(c)).collect()
+}
+
+/// The confirming (pooled) check of the same backend, sweep point and neighbour as `c`.
+fn confirming<'a>(checks: &'a [AbCheck], c: &AbCheck) -> Option<&'a AbCheck> {
+    checks.iter().find(|d| {
+        d.round == 1 && d.backend == c.backend && d.variant == c.variant && d.neighbour == c.neighbour
+    })
 }
 
 /// The backends round 0 screened, to run again in the confirming round.
