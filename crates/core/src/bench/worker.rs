@@ -62,7 +62,13 @@ pub fn run_worker(
         },
         false => None,
     };
-    let mut run = run_child(exe, backend, recipe, warmup, data_dir, slowdown);
+    let child = worker_command(exe, backend, recipe, warmup, data_dir, slowdown).stdin(Stdio::null()).spawn();
+    let mut stdout = String::new();
+    let out = child.and_then(|c| follow(c, None, |line| stdout.push_str(&format!("{line}\n"))));
+    let mut run = match out {
+        Err(e) => failed_run(backend, recipe, format!("cannot start the worker {}: {e}", exe.display())),
+        Ok(o) => report_of(&stdout, o.status, backend, recipe),
+    };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if let (Some(a), Some(b)) = (before, load::snapshot()) {
         run.load = Some(load::between(&a, &b, cores));
@@ -70,23 +76,6 @@ pub fn run_worker(
     drop(spinner);
     run.neighbour = neighbour;
     run
-}
-
-fn run_child(
-    exe: &Path,
-    backend: &str,
-    recipe: &Recipe,
-    warmup: usize,
-    data_dir: &Path,
-    slowdown: Option<&str>,
-) -> RunResult {
-    let child = worker_command(exe, backend, recipe, warmup, data_dir, slowdown).stdin(Stdio::null()).spawn();
-    let mut stdout = String::new();
-    let out = child.and_then(|c| follow(c, None, |line| stdout.push_str(&format!("{line}\n"))));
-    match out {
-        Err(e) => failed_run(backend, recipe, format!("cannot start the worker {}: {e}", exe.display())),
-        Ok(o) => report_of(&stdout, o.status, backend, recipe),
-    }
 }
 
 /// The command that starts a worker of `exe` for `backend` (the libtorch-free gluon worker beside
