@@ -30,10 +30,14 @@ fn a_build_against_itself_passes_and_a_slowed_backend_fails_the_gate() {
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let c = &v["ab"][0];
     assert_eq!((c["backend"].as_str(), c["failed"].as_bool()), (Some("gluon"), Some(false)), "{}", v["ab"]);
-    // The same code: the estimate within a few percent of 1 (the interval holds 1 95% of the time).
+    // The same code: the estimate near 1. Four short repeats on a shared VM spread by several
+    // percent (a 1.1x estimate was seen once in a quiet run), so the bound catches a bias of the
+    // turns' order, not noise.
     let est = c["ratio"]["estimate"].as_f64().unwrap();
-    assert!((est - 1.0).abs() < 0.1, "{c}");
-    assert_eq!(v["baseline_runs"].as_array().unwrap().len(), 4);
+    assert!((est - 1.0).abs() < 0.2, "{c}");
+    // Four repeats, or eight where the run's estimate above +2% asked for a confirming run.
+    let n = v["baseline_runs"].as_array().unwrap().len();
+    assert!(n == 4 || (n == 8 && c["flagged"] == true), "{n} baseline runs: {}", v["ab"]);
     // Both builds take turns epoch by epoch, and each keeps its warm-up and timed epochs.
     assert_eq!(v["bench"]["lockstep"].as_bool(), Some(true), "{}", v["bench"]);
     for r in v["runs"].as_array().unwrap().iter().chain(v["baseline_runs"].as_array().unwrap()) {
