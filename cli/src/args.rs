@@ -124,6 +124,10 @@ pub enum Cmd {
         /// a 95% interval, and exit 1 where a backend is slower beyond the gate twice in a row.
         #[arg(long, value_name = "MLCMP")]
         against: Option<PathBuf>,
+        /// Timed epochs per worker for these backends in place of the recipe's, e.g.
+        /// pytorch=2,mxnet=2 beside --epochs 6: the real frameworks' epochs are 10-25x longer.
+        #[arg(long, value_name = "BACKEND=EPOCHS,...")]
+        epochs_for: Option<String>,
         /// Test only (the gate's power study): slow these backends of this build by a factor,
         /// e.g. gluon=1.05,torch=1.05 (a spin after every batch).
         #[arg(long, hide = true, value_name = "BACKEND=FACTOR,...")]

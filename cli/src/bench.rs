@@ -30,13 +30,15 @@ pub struct Plan<'a> {
     pub against: Option<&'a std::path::Path>,
     /// `--inject-slowdown`: [`mlcmp_core::tracker::SLOWDOWN_VAR`] for this build's workers.
     pub slowdown: Option<&'a str>,
+    /// `--epochs-for`: timed epochs per backend in place of the recipe's.
+    pub epochs_for: Option<&'a str>,
 }
 
 /// Every check before the first worker starts (the recipe at each sweep point, the data, threads,
 /// memory, the outputs), then the bench's run ([`bench_run::run`]) with a line per worker, and the
 /// tables.
 pub fn bench(opts: &RunOpts, exports: &ExportOpts, plan: &Plan) -> Result<ExitCode> {
-    let Plan { repeats, warmup, names, sweep, save, busy_neighbour, against, slowdown } = *plan;
+    let Plan { repeats, warmup, names, sweep, save, busy_neighbour, against, slowdown, epochs_for } = *plan;
     if repeats == 0 {
         bail!("--repeats 0: use at least 1");
     }
@@ -56,6 +58,8 @@ pub fn bench(opts: &RunOpts, exports: &ExportOpts, plan: &Plan) -> Result<ExitCo
         mlcmp_core::tracker::slowdown_in(spec, "")
             .map_err(|e| anyhow::anyhow!("--inject-slowdown {spec}: {e}"))?;
     }
+    let epochs_for = bench_run::epochs_for(epochs_for.unwrap_or(""), names)
+        .map_err(|e| anyhow::anyhow!("--epochs-for {}: {e}", plan.epochs_for.unwrap_or("")))?;
     // First, so a signal at any later moment keeps what is finished (SIGTERM/SIGHUP as Ctrl-C).
     ctrlc::set_handler(request_stop).context("cannot install the Ctrl-C handler")?;
     let mut recipe = opts.recipe()?;
@@ -83,8 +87,16 @@ pub fn bench(opts: &RunOpts, exports: &ExportOpts, plan: &Plan) -> Result<ExitCo
 
     let mut res = Results::new(Machine::detect(threads), backends::versions(), recipe);
     mlcmp_core::interrupt::keep_results_from_now();
-    let run_plan =
-        bench_run::Plan { repeats, warmup, names, points: &points, busy_neighbour, against, slowdown };
+    let run_plan = bench_run::Plan {
+        repeats,
+        warmup,
+        names,
+        points: &points,
+        busy_neighbour,
+        against,
+        slowdown,
+        epochs_for: &epochs_for,
+    };
     bench_run::run(&exe, &run_plan, &dir, &mut res, &mut |run, at| eprintln!("{}", progress_line(run, at)));
     mlcmp_core::verdict::attach(&mut res);
     res.ab = mlcmp_core::bench::ab::checks(&res);
@@ -108,7 +120,7 @@ pub fn bench(opts: &RunOpts, exports: &ExportOpts, plan: &Plan) -> Result<ExitCo
             .unwrap_or_default();
         let busy = if c.neighbour { " beside the busy neighbour" } else { "" };
         eprintln!(
-            "mlcmp: {}{busy} is slower than the baseline build: new/old {i} over the run and its confirming run, beyond the gate's +{:.0}%",
+            "mlcmp: {}{busy} is slower than the baseline build: new/old {i} over the run and its confirming runs, beyond the gate's +{:.0}%",
             c.backend,
             100.0 * mlcmp_core::bench::ab::GATE
         );

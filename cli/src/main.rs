@@ -77,6 +77,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             regress: baseline,
             neighbour,
             against,
+            epochs_for,
             inject_slowdown,
         } => {
             regress_needs_json(&baseline, &exports)?;
@@ -90,6 +91,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 busy_neighbour: busy,
                 against: against.as_deref(),
                 slowdown: inject_slowdown.as_deref(),
+                epochs_for: epochs_for.as_deref(),
             };
             let code = bench::bench(&opts, &exports, &plan)?;
             finish_with_regress(code, baseline.as_deref(), exports.json.as_deref())

@@ -275,6 +275,8 @@ fn bench_report_and_regress_end_to_end() {
         "2",
         "--backends",
         "torch,gluon,gluon-hybrid",
+        "--epochs-for",
+        "gluon-hybrid=2",
         "--no-save",
         "--json",
         json.to_str().unwrap(),
@@ -299,9 +301,16 @@ fn bench_report_and_regress_end_to_end() {
     for r in runs {
         assert_eq!(r["status"], "ok");
         assert!(r["peak_rss_mb"].as_f64().unwrap() > 1.0);
+        // A warm-up epoch, then the recipe's one timed epoch, or --epochs-for's two.
+        let timed = if r["backend"] == "gluon-hybrid" { 2 } else { 1 };
         let e = r["epochs"].as_array().unwrap();
-        assert_eq!((e.len(), e[0]["warmup"].as_bool(), e[1].get("warmup")), (2, Some(true), None), "{r}");
+        assert_eq!(
+            (e.len(), e[0]["warmup"].as_bool(), e[1].get("warmup")),
+            (1 + timed, Some(true), None),
+            "{r}"
+        );
     }
+    assert_eq!(v["bench"]["epochs_for"], serde_json::json!({"gluon-hybrid": 2}));
     assert!(v["bench"]["matmul_gflops"].as_f64().unwrap() > 1.0);
     // libtorch's best is the best of the probed shapes, so never below the recipe's product's rate.
     assert!(
@@ -318,7 +327,7 @@ fn bench_report_and_regress_end_to_end() {
 
     // report renders the same file again; CSV has one row per epoch.
     let o = mlcmp(&["report", json.to_str().unwrap(), "--format", "csv"]);
-    assert_eq!(text(&o).0.lines().count(), 1 + 6 * 2);
+    assert_eq!(text(&o).0.lines().count(), 1 + 4 * 2 + 2 * 3);
 
     // regress: against itself ok; against a copy with gluon twice as slow, exit 1 naming the metric.
     let o = mlcmp(&["regress", "--baseline", json.to_str().unwrap(), "--current", json.to_str().unwrap()]);
@@ -335,6 +344,21 @@ fn bench_report_and_regress_end_to_end() {
         mlcmp(&["regress", "--baseline", json.to_str().unwrap(), "--current", slow_path.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).1.contains("mlcmp: regression: speed ratio torch / gluon"), "{}", text(&o).1);
+    // Accuracies after other epochs are not compared: a one-line error names the backend.
+    let mut fewer = v.clone();
+    for r in fewer["runs"].as_array_mut().unwrap().iter_mut().filter(|r| r["backend"] == "gluon-hybrid") {
+        r["epochs"].as_array_mut().unwrap().pop();
+    }
+    let fewer_path = dir.path().join("fewer.json");
+    std::fs::write(&fewer_path, fewer.to_string()).unwrap();
+    let o =
+        mlcmp(&["regress", "--baseline", json.to_str().unwrap(), "--current", fewer_path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).1.contains("gluon-hybrid trained 3 epochs per run in the baseline and 2"),
+        "{}",
+        text(&o).1
+    );
     let o = mlcmp(&["regress", "--baseline", "/nonexistent/base.json", "--current", json.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("/nonexistent/base.json: cannot read the results file"));

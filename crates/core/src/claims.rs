@@ -78,13 +78,13 @@ pub struct AbCheck {
     pub backend: String,
     pub variant: Variant,
     pub neighbour: bool,
-    /// 0: the run; 1: the confirming run of a backend the first one screened, pooled with the
-    /// run's repeats.
+    /// 0: the run; r > 0: the r-th confirming run of a backend the gate ran again, pooled with
+    /// every round before it.
     pub round: usize,
     /// Median epoch of each build over its repeats.
     pub new_s: f64,
     pub old_s: f64,
-    /// New over old, 95%: Student's t in round 0, signed-rank over both runs in round 1.
+    /// New over old, 95%: Student's t in round 0, signed-rank over the pooled rounds after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio: Option<Interval>,
     /// The slowdown (0.05: 5%) the gate catches with probability [`crate::bench::ab::POWER`] at this run's spread.
@@ -92,10 +92,11 @@ pub struct AbCheck {
     pub detectable: f64,
     pub change: Change,
     /// Round 0: the estimate is beyond the gate, so the backend runs again
-    /// ([`crate::bench::ab::screened`]); round 1: the pooled interval lies wholly beyond it.
+    /// ([`crate::bench::ab::screened`]); a confirming round: the pooled interval lies wholly
+    /// beyond it.
     pub flagged: bool,
-    /// Round 0 only: the gate fails the backend (screened here and flagged by the pooled
-    /// interval, or with no confirming run, the run's own interval wholly beyond the gate).
+    /// Round 0 only: the gate fails the backend (screened here and flagged by the last confirming
+    /// round, or with no confirming run, the run's own interval wholly beyond the gate).
     #[serde(default)]
     pub failed: bool,
 }

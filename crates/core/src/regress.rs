@@ -32,6 +32,15 @@ fn final_metric(res: &Results, backend: &str, get: fn(&EpochResult) -> f64) -> O
     (!v.is_empty()).then(|| median(&v))
 }
 
+/// Epochs trained per finished run of `backend` in `res` (warm-up ones included), where its
+/// finished runs agree.
+fn epochs_trained(res: &Results, backend: &str) -> Option<usize> {
+    let mut n =
+        res.main_runs().filter(|r| r.backend == backend && r.status == Status::Ok).map(|r| r.epochs.len());
+    let first = n.next()?;
+    n.all(|m| m == first).then_some(first)
+}
+
 /// Why none of `backend`'s runs in `res` finished: its first run's status and error, in words.
 fn why_unfinished(res: &Results, backend: &str) -> String {
     match res.main_runs().find(|r| r.backend == backend) {
@@ -120,6 +129,13 @@ pub fn checks(baseline: &Results, current: &Results) -> Result<Vec<Check>> {
             });
             continue;
         };
+        // The recipe's epochs can match while a backend's do not (bench --epochs-for, --warmup):
+        // accuracies after different epochs are not comparable.
+        if let (Some(x), Some(y)) = (epochs_trained(baseline, b), epochs_trained(current, b)) {
+            if x != y {
+                bail!("{b} trained {x} epochs per run in the baseline and {y} in the current results (bench --epochs, --epochs-for, --warmup); compare like with like or update the baseline with --update");
+            }
+        }
         let cur_loss = final_metric(current, b, |e| e.avg_loss).unwrap_or(f64::NAN);
         out.push(gate(
             format!("{b}: final test accuracy"),

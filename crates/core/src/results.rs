@@ -38,6 +38,9 @@ pub struct BenchInfo {
     /// ([`crate::bench::lockstep`]); false where the baseline build's workers cannot.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub lockstep: bool,
+    /// `--epochs-for`: backends timed over other epochs than the recipe's, and how many.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub epochs_for: std::collections::BTreeMap<String, usize>,
 }
 
 /// The best f32 GEMM rate libtorch reached on the machine, and over which shapes.
@@ -121,11 +124,13 @@ impl Results {
     }
 
     /// Every number could have been measured: accuracies in 0..=1, losses and times not negative,
-    /// no epoch beyond the recipe's (and a bench's warm-up). A hand-edited or damaged file is
-    /// refused with the run, epoch and key named.
+    /// no epoch beyond the recipe's or the backend's `--epochs-for` (and a bench's warm-up). A
+    /// hand-edited or damaged file is refused with the run, epoch and key named.
     pub fn check_plausible(&self, source: &str) -> Result<()> {
-        let epochs = self.recipe.epochs + self.bench.as_ref().map_or(0, |b| b.warmup_epochs);
         for r in self.runs.iter().chain(&self.baseline_runs) {
+            let epochs = self.bench.as_ref().map_or(self.recipe.epochs, |b| {
+                b.epochs_for.get(&r.backend).copied().unwrap_or(self.recipe.epochs) + b.warmup_epochs
+            });
             for e in &r.epochs {
                 let at = format!("{source}: the {} run's epoch {}", r.backend, e.epoch);
                 if e.epoch >= epochs {

@@ -1,5 +1,5 @@
 //! The A/B of two builds (`bench --against`): each backend's new/old from paired repeats, its
-//! word, the gate with its confirming run, the smallest detectable slowdown, the injection knob.
+//! word, the gate with its confirming runs, the smallest detectable slowdown, the injection knob.
 
 mod common;
 
@@ -66,6 +66,8 @@ fn new_over_old_pairs_repeats_and_the_gate_needs_two_in_a_row() {
     let pooled = c.iter().find(|c| c.round == 1).unwrap();
     assert_eq!((c.len(), pooled.ratio.unwrap().n), (3, 6), "{c:?}");
     assert!(regressed(&c).is_empty(), "{c:?}");
+    // Still undecided after it (estimate beyond the gate, interval holding it): another run.
+    assert_eq!(to_confirm(&c), ["gluon"], "{c:?}");
     // ... and confirms it, named by the pooled check.
     let again = ab(3, &[&round0, &[("gluon", 0.22, 0.2), ("gluon", 0.221, 0.2), ("gluon", 0.219, 0.2)]]);
     let c = checks(&again);
@@ -103,6 +105,42 @@ fn a_run_screened_by_its_estimate_fails_on_the_pooled_interval() {
     let small: Vec<(&str, f64, f64)> = logs.iter().map(|d| ("gluon", 0.2 * (d - 0.04).exp(), 0.2)).collect();
     let c = checks(&ab(5, &[&small]));
     assert!(!c[0].flagged && to_confirm(&c).is_empty(), "{c:?}");
+}
+
+#[test]
+fn the_gate_looks_again_until_the_pooled_interval_decides_at_most_three_times() {
+    use mlcmp_core::bench::ab::{gate_word, CONFIRMING_RUNS};
+    // Log ratios 0.10, -0.02, 0.06, 0.00, 0.04 per round: estimate +3.6%, the t interval holds 1.
+    let logs = [0.10f64, -0.02, 0.06, 0.0, 0.04];
+    let round: Vec<(&str, f64, f64)> = logs.iter().map(|d| ("gluon", 0.2 * d.exp(), 0.2)).collect();
+    let words =
+        |c: &[mlcmp_core::claims::AbCheck]| c.iter().map(|c| (c.round, gate_word(c))).collect::<Vec<_>>();
+    // Round 0 screened; pooled with one more round of the same, 10 pairs: the signed-rank lower
+    // bound is below +2%, the estimate above: undecided, so run again.
+    let c = checks(&ab(5, &[&round, &round]));
+    assert_eq!(words(&c), [(0, "run again"), (1, "run again")], "{c:?}");
+    assert_eq!(to_confirm(&c), ["gluon"]);
+    assert!(regressed(&c).is_empty());
+    // 20 pairs of the same spread: the interval narrows beyond the gate: fail, named by round 3.
+    let c = checks(&ab(5, &[&round, &round, &round, &round]));
+    assert_eq!(c.iter().map(|c| c.round).max(), Some(CONFIRMING_RUNS));
+    let failed = regressed(&c);
+    assert_eq!(failed.iter().map(|c| c.round).collect::<Vec<_>>(), [3], "{c:?}");
+    assert!(to_confirm(&c).is_empty());
+    // A confirming run that brings the estimate back within the gate passes it and stops.
+    let flat: Vec<(&str, f64, f64)> = logs.iter().map(|d| ("gluon", 0.2 * (d - 0.06).exp(), 0.2)).collect();
+    let c = checks(&ab(5, &[&round, &flat]));
+    assert_eq!(words(&c), [(0, "run again"), (1, "pass")], "{c:?}");
+    assert!(to_confirm(&c).is_empty() && regressed(&c).is_empty());
+    // Undecided after the last confirming run: pass, no further run.
+    let wide: Vec<(&str, f64, f64)> =
+        [0.3f64, -0.25, 0.2, -0.1, 0.1].iter().map(|d| ("gluon", 0.2 * d.exp(), 0.2)).collect();
+    let c = checks(&ab(5, &[&round, &wide, &wide, &wide]));
+    let last = c.iter().max_by_key(|c| c.round).unwrap();
+    assert_eq!((last.round, gate_word(last)), (3, "pass"), "{c:?}");
+    assert!(
+        last.ratio.unwrap().estimate > 1.0 + GATE && to_confirm(&c).is_empty() && regressed(&c).is_empty()
+    );
 }
 
 #[test]

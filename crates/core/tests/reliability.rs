@@ -83,6 +83,7 @@ fn regress_refuses_impossible_values_and_other_recipes() {
         libtorch_best: None,
         against: None,
         lockstep: false,
+        epochs_for: Default::default(),
         hardware_peak: None,
     });
     cur.runs[0].epochs.push(epoch(5, 0.97));

@@ -1,9 +1,12 @@
 //! `mlcmp bench --against OLD`: every backend of this build against the same backend of another
 //! build, both run in alternation (ABBA) in their own worker processes, so drift and a neighbour
 //! hit both alike. Per backend, the run: new/old from the paired repeats with a 95% t interval and
-//! a word; a backend whose estimate is beyond the gate runs again, and the gate decides on both
-//! runs' repeats pooled (Hodges-Lehmann estimate, exact signed-rank 95% interval): it fails the
-//! backend when that interval lies wholly beyond the gate.
+//! a word. A backend whose estimate is beyond the gate runs again, and the gate looks at all its
+//! repeats so far pooled (Hodges-Lehmann estimate, exact signed-rank 95% interval): it fails the
+//! backend when that interval lies wholly beyond the gate, passes it when the estimate is back
+//! within, and otherwise runs it again, up to [`CONFIRMING_RUNS`] times (a group-sequential
+//! design: unchanged code rarely pays for more than the run, a real slowdown gets the repeats it
+//! takes to show).
 //!
 //! ```
 //! use mlcmp_core::bench::ab::{judge, screened, Change};
@@ -24,6 +27,11 @@ use crate::stats::{median, ratio_paired, ratio_signed_rank, Interval};
 /// regression; not more: the gate is there to see 5%.
 pub const GATE: f64 = 0.02;
 
+/// At most this many confirming runs, each of the run's repeats: the gate decides on at most
+/// (1 + CONFIRMING_RUNS) x the repeats. Replaying the measured trials' repeats, a third look
+/// caught most of what a fourth would (results/README.md, "The CI gate's power").
+pub const CONFIRMING_RUNS: usize = 3;
+
 /// The probability at which [`AbCheck::detectable`] is computed: the slowdown the gate catches
 /// this often at the run's spread.
 pub const POWER: f64 = 0.8;
@@ -42,14 +50,20 @@ pub fn judge(i: &Interval) -> (Change, bool) {
 
 /// Whether a run's estimate is beyond the gate, so the backend runs again. The estimate, not the
 /// lower bound: a few repeats on a shared VM rarely bound a 5% slowdown away from 2%, so the
-/// pooled interval of both runs, twice the repeats, decides; an unchanged backend screened by
+/// pooled interval of the run and its confirming runs decides; an unchanged backend screened by
 /// chance is cleared by it (`scripts/gate-power` counts how often either happens).
 pub fn screened(i: &Interval) -> bool {
     i.estimate > 1.0 + GATE
 }
 
+/// Whether a confirming check (round 1 or later) leaves the backend undecided, so it runs again
+/// while runs are left: its estimate beyond the gate, its interval not wholly beyond it.
+fn undecided(c: &AbCheck) -> bool {
+    c.round < CONFIRMING_RUNS && !c.flagged && c.ratio.as_ref().is_some_and(screened)
+}
+
 /// Per repeat, (new median epoch, old median epoch) for the runs of one backend, sweep point and
-/// neighbour: round 0's, or for the confirming round both rounds' repeats pooled.
+/// neighbour: round 0's, or for a confirming round every round's repeats up to it pooled.
 fn pairs(res: &Results, key: &Key, repeats: usize) -> Vec<(f64, f64)> {
     let of = |runs: &[RunResult]| -> Vec<(usize, f64)> {
         runs.iter()
@@ -79,9 +93,9 @@ fn variant(res: &Results, r: &RunResult) -> Variant {
     r.variant.unwrap_or(Variant { batch_size: res.recipe.batch_size, hidden: res.recipe.hidden })
 }
 
-/// Every backend's A/B in `res`: round 0 (repeats `0..repeats`) and, for a backend round 0
-/// screened, round 1: the confirming run's repeats pooled with round 0's; empty for a bench
-/// without a baseline build.
+/// Every backend's A/B in `res`: round 0 (repeats `0..repeats`) and, for a backend that ran
+/// again, each confirming round r (repeats `r * repeats..(r + 1) * repeats`) pooled with all
+/// before it; empty for a bench without a baseline build.
 pub fn checks(res: &Results) -> Vec<AbCheck> {
     let Some(repeats) = res.bench.as_ref().filter(|b| b.against.is_some()).map(|b| b.repeats.max(1)) else {
         return vec![];
@@ -126,16 +140,29 @@ pub fn checks(res: &Results) -> Vec<AbCheck> {
         .collect();
     for i in 0..out.len() {
         let c = &out[i];
-        let confirm = confirming(&out, c);
+        let last = confirming(&out, c);
         // Without a confirming run (the bench was stopped), the run's own interval decides.
         let alone = c.ratio.as_ref().is_some_and(|i| judge(i).1);
-        out[i].failed = c.round == 0 && c.flagged && confirm.map_or(alone, |d| d.flagged);
+        out[i].failed = c.round == 0 && c.flagged && last.map_or(alone, |d| d.flagged);
     }
     out
 }
 
+/// The gate's word for one check: round 0 "run again" when screened, a confirming round "fail"
+/// when its pooled interval lies beyond the gate, "run again" when still undecided with runs
+/// left; else "pass".
+pub fn gate_word(c: &AbCheck) -> &'static str {
+    match (c.round, c.flagged) {
+        (0, true) => "run again",
+        (0, false) => "pass",
+        (_, true) => "fail",
+        _ if undecided(c) => "run again",
+        _ => "pass",
+    }
+}
+
 /// The slowdown the gate catches with probability [`POWER`] from pairs spread like `pairs` when it
-/// decides on `times` as many (2 for a run: the pooled interval of both runs decides): the lower
+/// decides on `times` as many (2 for a run: at least the run and one confirming run): the lower
 /// bound must clear ln(1 + GATE), so the true log ratio must exceed it by the half-width plus the
 /// t quantile of the power times the standard error (the t formula standing in for the signed-rank
 /// interval's width).
@@ -151,24 +178,32 @@ fn detectable(pairs: &[(f64, f64)], times: usize) -> f64 {
     ((1.0 + GATE).ln() + (t(0.5 + level / 2.0) + t(POWER)) * se).exp() - 1.0
 }
 
-/// The backends the gate fails ([`AbCheck::failed`]), each by the check that decided: both runs
-/// pooled, or the run alone where it had no confirming run.
+/// The backends the gate fails ([`AbCheck::failed`]), each by the check that decided: the last
+/// confirming round, or the run alone where it had no confirming run.
 pub fn regressed(checks: &[AbCheck]) -> Vec<&AbCheck> {
     checks.iter().filter(|c| c.failed).map(|c| confirming(checks, c).unwrap_or(c)).collect()
 }
 
-/// The confirming (pooled) check of the same backend, sweep point and neighbour as `c`.
+/// The last confirming (pooled) check of the same backend, sweep point and neighbour as `c`.
 fn confirming<'a>(checks: &'a [AbCheck], c: &AbCheck) -> Option<&'a AbCheck> {
-    checks.iter().find(|d| {
-        d.round == 1 && d.backend == c.backend && d.variant == c.variant && d.neighbour == c.neighbour
-    })
+    checks
+        .iter()
+        .filter(|d| {
+            d.round > 0 && d.backend == c.backend && d.variant == c.variant && d.neighbour == c.neighbour
+        })
+        .max_by_key(|d| d.round)
 }
 
-/// The backends round 0 screened, to run again in the confirming round.
+/// The backends to run again: those whose last round (at any sweep point or neighbour) is round
+/// 0 screened or a confirming round still undecided with runs left. A backend runs again whole.
 pub fn to_confirm(checks: &[AbCheck]) -> Vec<String> {
     let mut out: Vec<String> = vec![];
-    for c in checks.iter().filter(|c| c.round == 0 && c.flagged) {
-        if !out.contains(&c.backend) {
+    for c in checks.iter().filter(|c| c.round == 0) {
+        let again = match confirming(checks, c) {
+            None => c.flagged,
+            Some(d) => undecided(d),
+        };
+        if again && !out.contains(&c.backend) {
             out.push(c.backend.clone());
         }
     }

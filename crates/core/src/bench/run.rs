@@ -7,6 +7,7 @@ use crate::bench::worker::{probe_matmul, probe_peak, run_worker};
 use crate::interrupt::stop_requested;
 use crate::results::{BenchInfo, BestRate, Results};
 use crate::run::{RunResult, Variant};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// What a bench runs besides the recipe.
@@ -26,6 +27,38 @@ pub struct Plan<'a> {
     /// `--inject-slowdown` (tests and the gate's power study only): the value of
     /// [`crate::tracker::SLOWDOWN_VAR`] for this build's workers; the baseline's never get one.
     pub slowdown: Option<&'a str>,
+    /// `--epochs-for`: timed epochs per worker of these backends, in place of the recipe's.
+    pub epochs_for: &'a BTreeMap<String, usize>,
+}
+
+/// `--epochs-for` (`pytorch=2,mxnet=2`): timed epochs per backend, each one of `names` (the bench's
+/// backends) and at least 1; an error in words otherwise. A backend whose epochs are ten times
+/// longer than the others' can keep the recipe's few while the rest time more.
+///
+/// ```
+/// use mlcmp_core::bench::run::epochs_for;
+/// let names = ["torch".to_string(), "mxnet".to_string()];
+/// assert_eq!(epochs_for("mxnet=2", &names).unwrap()["mxnet"], 2);
+/// assert!(epochs_for("mxnet=2,mxnet=3", &names).unwrap_err().contains("twice"));
+/// assert!(epochs_for("pytorch=2", &names).is_err()); // not one of this bench's backends
+/// ```
+pub fn epochs_for(spec: &str, names: &[String]) -> Result<BTreeMap<String, usize>, String> {
+    let mut out = BTreeMap::new();
+    for item in spec.split(',').filter(|s| !s.is_empty()) {
+        let Some((b, n)) = item.split_once('=').and_then(|(b, n)| Some((b, n.parse::<usize>().ok()?))) else {
+            return Err(format!("'{item}' is not BACKEND=EPOCHS, e.g. mxnet=2"));
+        };
+        if !names.iter().any(|x| x == b) {
+            return Err(format!("'{b}' is not one of this bench's backends ({})", names.join(", ")));
+        }
+        if n == 0 {
+            return Err(format!("'{item}': a worker times at least 1 epoch"));
+        }
+        if out.insert(b.to_string(), n).is_some() {
+            return Err(format!("'{b}' is given twice"));
+        }
+    }
+    Ok(out)
 }
 
 /// Where one worker run sits in the plan, for a progress line.
@@ -68,18 +101,22 @@ pub fn run(exe: &Path, plan: &Plan, dir: &Path, res: &mut Results, on: &mut dyn 
         }),
         against: plan.against.map(|p| p.display().to_string()),
         lockstep: plan.against.is_some_and(crate::bench::lockstep::supported),
+        epochs_for: plan.epochs_for.clone(),
     });
     let probe = |i: usize, rep: usize| match (i, rep) {
         (0, 0) => probed_first,
         _ => probe_matmul(exe, product, &recipe, dir),
     };
     repeats(exe, plan, plan.names, 0, dir, res, &probe, on);
-    // The confirming run: a backend the gate flagged gets a second A/B of its own, so a false
-    // alarm needs two in a row.
-    if plan.against.is_some() && !stop_requested() {
-        let again = crate::bench::ab::to_confirm(&crate::bench::ab::checks(res));
-        if !again.is_empty() {
-            repeats(exe, plan, &again, plan.repeats, dir, res, &probe, on);
+    // The confirming runs: a backend the gate screened gets more A/B repeats of its own until its
+    // pooled interval decides, so a false alarm needs the run and the pooled repeats to agree.
+    if plan.against.is_some() {
+        for round in 1..=crate::bench::ab::CONFIRMING_RUNS {
+            let again = crate::bench::ab::to_confirm(&crate::bench::ab::checks(res));
+            if again.is_empty() || stop_requested() {
+                break;
+            }
+            repeats(exe, plan, &again, round * plan.repeats, dir, res, &probe, on);
         }
     }
     // A repeat's probe can beat the first ones: the best is the best rate seen.
@@ -106,7 +143,7 @@ fn repeats(
     let recipe = res.recipe.clone();
     let lockstep = res.bench.as_ref().is_some_and(|b| b.lockstep);
     for (i, &v) in plan.points.iter().enumerate() {
-        let r = crate::bench::sweep::at(&recipe, v);
+        let at_point = crate::bench::sweep::at(&recipe, v);
         for rep in first..first + plan.repeats {
             // The machine's speed drifts: each repeat's runs get the rate probed just before them,
             // so "x libtorch" sets a run against the machine's speed at that moment.
@@ -116,6 +153,8 @@ fn repeats(
                     if stop_requested() {
                         return;
                     }
+                    let mut r = at_point.clone();
+                    r.epochs = plan.epochs_for.get(name).copied().unwrap_or(r.epochs);
                     // ABBA: the order flips every repeat and starts differently per backend, so a
                     // trend over the repeats weighs on both builds alike.
                     let new_first = (rep + k) % 2 == 0;

@@ -288,7 +288,7 @@ pub fn ab_table(res: &Results, style: Style) -> Option<Table> {
             Cell::new(label),
             right(c.variant.batch_size),
             right(width(c.variant.hidden)),
-            Cell::new(if c.round == 0 { "run" } else { "both runs" }),
+            Cell::new(if c.round == 0 { "run".into() } else { format!("runs 1-{}", c.round + 1) }),
             right(f(c.new_s, 3)),
             right(f(c.old_s, 3)),
             right(ratio),
@@ -298,11 +298,7 @@ pub fn ab_table(res: &Results, style: Style) -> Option<Table> {
                 "-".into()
             }),
             Cell::new(c.change.to_string()),
-            Cell::new(match (c.round, c.flagged) {
-                (_, false) => "pass",
-                (0, true) => "run again",
-                (_, true) => "fail",
-            }),
+            Cell::new(crate::bench::ab::gate_word(c)),
         ]);
     }
     Some(t)
@@ -315,9 +311,10 @@ pub fn ab_method(lockstep: bool) -> String {
         false => "the two builds in ABBA order within each repeat, each in its own worker",
     };
     format!(
-        "new/old: per repeat the ratio of median epochs, {order}. run: their geometric mean, 95% Student's t on their logs; both runs: the repeats of the run and of its confirming run pooled, the Hodges-Lehmann estimate with the exact Wilcoxon signed-rank interval (confidence at least 95%). slower / faster: the interval excludes 1. The gate runs a backend again when the run's estimate is above +{:.0}%, and fails it when the interval of both runs lies wholly above that. detectable: the slowdown the gate fails {:.0}% of the time at this run's spread.",
-        100.0 * crate::bench::ab::GATE,
-        100.0 * crate::bench::ab::POWER
+        "new/old: per repeat the ratio of median epochs, {order}. run: their geometric mean, 95% Student's t on their logs; runs 1-k: the repeats of the run and of its confirming runs pooled, the Hodges-Lehmann estimate with the exact Wilcoxon signed-rank interval (confidence at least 95%). slower / faster: the interval excludes 1. The gate runs a backend again while the estimate is above +{gate:.0}% and the pooled interval still holds +{gate:.0}% (at most {} confirming runs), and fails it when that interval lies wholly above +{gate:.0}%. detectable: the slowdown the gate fails {:.0}% of the time at this run's spread.",
+        crate::bench::ab::CONFIRMING_RUNS,
+        100.0 * crate::bench::ab::POWER,
+        gate = 100.0 * crate::bench::ab::GATE
     )
 }
 
@@ -326,14 +323,14 @@ fn ab_gate(res: &Results) -> String {
     let checks = crate::bench::ab::checks(res);
     let failed = crate::bench::ab::regressed(&checks);
     if failed.is_empty() {
-        "gate: pass (no backend slower beyond the gate over the run and its confirming run)".into()
+        "gate: pass (no backend slower beyond the gate over the run and its confirming runs)".into()
     } else {
         let names: Vec<String> = failed
             .iter()
             .map(|c| if c.neighbour { format!("{} + busy neighbour", c.backend) } else { c.backend.clone() })
             .collect();
         format!(
-            "gate: fail ({} slower beyond the gate over the run and its confirming run)",
+            "gate: fail ({} slower beyond the gate over the run and its confirming runs)",
             names.join(", ")
         )
     }

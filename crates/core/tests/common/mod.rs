@@ -57,6 +57,7 @@ pub fn bench_info(matmul_gflops: f64) -> BenchInfo {
         libtorch_best: None,
         against: None,
         lockstep: false,
+        epochs_for: Default::default(),
         hardware_peak: None,
     }
 }
