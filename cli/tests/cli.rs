@@ -367,13 +367,13 @@ fn bench_report_and_regress_end_to_end() {
 #[test]
 fn report_puts_several_machines_in_one_table() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let (amd, intel) = (root.join("results/baseline.json"), root.join("results/baseline-intel-xeon.json"));
+    let (amd, intel) = (root.join("results/baseline.json"), root.join("results/bench-ci-intel-xeon.json"));
     let o = mlcmp(&["report", amd.to_str().unwrap(), intel.to_str().unwrap(), "--format", "markdown"]);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     assert!(out.contains("| file") && out.contains("libtorch best GFLOP/s"), "{out}");
     // A row per machine and backend, each naming its CPU, with torch's own ratio 1.00x.
-    for (file, cpu) in [("baseline.json", "AMD EPYC"), ("baseline-intel-xeon.json", "Intel(R) Xeon(R)")] {
+    for (file, cpu) in [("baseline.json", "AMD EPYC"), ("bench-ci-intel-xeon.json", "Intel(R) Xeon(R)")] {
         let rows: Vec<&str> = out.lines().filter(|l| l.contains(file) && l.contains(cpu)).collect();
         assert!(rows.iter().any(|l| l.contains("| gluon ")), "{file}: {out}");
         assert!(
@@ -393,7 +393,7 @@ fn report_puts_several_machines_in_one_table() {
     assert!(o.status.success(), "{}", text(&o).1);
     let drawn = std::fs::read_to_string(&svg).unwrap();
     for label in
-        ["baseline: torch", "baseline: gluon", "baseline-intel-xeon: torch", "baseline-intel-xeon: gluon"]
+        ["baseline: torch", "baseline: gluon", "bench-ci-intel-xeon: torch", "bench-ci-intel-xeon: gluon"]
     {
         assert!(drawn.contains(label), "{label} missing from the plot");
     }
