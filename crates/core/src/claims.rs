@@ -99,4 +99,8 @@ pub struct AbCheck {
     /// round, or with no confirming run, the run's own interval wholly beyond the gate).
     #[serde(default)]
     pub failed: bool,
+    /// The gate runs the backend again after this check: round 0 screened, or a confirming round
+    /// still undecided with confirming runs left ([`crate::bench::ab::confirming_runs`]).
+    #[serde(default)]
+    pub again: bool,
 }

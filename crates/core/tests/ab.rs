@@ -23,7 +23,7 @@ fn ab(repeats: usize, rounds: &[&[(&str, f64, f64)]]) -> Results {
     res.bench = Some(mlcmp_core::results::BenchInfo {
         repeats,
         against: Some("old/mlcmp".into()),
-        lockstep: false,
+        lockstep: true,
         hardware_peak: None,
         ..bench_info(100.0)
     });
@@ -108,7 +108,7 @@ fn a_run_screened_by_its_estimate_fails_on_the_pooled_interval() {
 }
 
 #[test]
-fn the_gate_looks_again_until_the_pooled_interval_decides_at_most_three_times() {
+fn the_gate_looks_again_until_the_pooled_interval_decides_at_most_three_times_with_turns() {
     use mlcmp_core::bench::ab::{gate_word, CONFIRMING_RUNS};
     // Log ratios 0.10, -0.02, 0.06, 0.00, 0.04 per round: estimate +3.6%, the t interval holds 1.
     let logs = [0.10f64, -0.02, 0.06, 0.0, 0.04];
@@ -141,6 +141,16 @@ fn the_gate_looks_again_until_the_pooled_interval_decides_at_most_three_times() 
     assert!(
         last.ratio.unwrap().estimate > 1.0 + GATE && to_confirm(&c).is_empty() && regressed(&c).is_empty()
     );
+    // Builds that alternate whole workers (a real framework, or an old build without turns) get
+    // one confirming run: undecided after it, the backend passes.
+    let mut whole = ab(5, &[&round, &round]);
+    whole.bench.as_mut().unwrap().lockstep = false;
+    let c = checks(&whole);
+    assert_eq!(words(&c), [(0, "run again"), (1, "pass")], "{c:?}");
+    assert!(to_confirm(&c).is_empty() && regressed(&c).is_empty());
+    let framework: Vec<(&str, f64, f64)> = round.iter().map(|&(_, n, o)| ("mxnet", n, o)).collect();
+    let c = checks(&ab(5, &[&framework, &framework]));
+    assert_eq!(words(&c), [(0, "run again"), (1, "pass")], "{c:?}");
 }
 
 #[test]

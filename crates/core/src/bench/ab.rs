@@ -27,8 +27,9 @@ use crate::stats::{median, ratio_paired, ratio_signed_rank, Interval};
 /// regression; not more: the gate is there to see 5%.
 pub const GATE: f64 = 0.02;
 
-/// At most this many confirming runs, each of the run's repeats: the gate decides on at most
-/// (1 + CONFIRMING_RUNS) x the repeats. Replaying the measured trials' repeats, a third look
+/// At most this many confirming runs, each of the run's repeats, for a backend whose builds take
+/// turns epoch by epoch ([`confirming_runs`]): the gate decides on at most (1 + CONFIRMING_RUNS)
+/// x the repeats. Replaying the measured trials' repeats, a third look
 /// caught most of what a fourth would (results/README.md, "The CI gate's power").
 pub const CONFIRMING_RUNS: usize = 3;
 
@@ -56,10 +57,19 @@ pub fn screened(i: &Interval) -> bool {
     i.estimate > 1.0 + GATE
 }
 
-/// Whether a confirming check (round 1 or later) leaves the backend undecided, so it runs again
-/// while runs are left: its estimate beyond the gate, its interval not wholly beyond it.
-fn undecided(c: &AbCheck) -> bool {
-    c.round < CONFIRMING_RUNS && !c.flagged && c.ratio.as_ref().is_some_and(screened)
+/// How many confirming runs `backend` may get in `res`: [`CONFIRMING_RUNS`] where its two builds'
+/// workers took turns epoch by epoch, one where they alternated whole workers (the real
+/// frameworks, or a baseline build without turns). Whole-worker pairs spread several times wider
+/// (a detectable slowdown of 12-23% for the frameworks in CI), so more looks cannot bound 5% there
+/// and each costs minutes; one keeps a false alarm two in a row.
+pub fn confirming_runs(res: &Results, backend: &str) -> usize {
+    let turns =
+        res.bench.as_ref().is_some_and(|b| b.lockstep) && crate::bench::lockstep::can_take_turns(backend);
+    if turns {
+        CONFIRMING_RUNS
+    } else {
+        1
+    }
 }
 
 /// Per repeat, (new median epoch, old median epoch) for the runs of one backend, sweep point and
@@ -123,6 +133,12 @@ pub fn checks(res: &Results) -> Vec<AbCheck> {
                 0 => ratio.as_ref().is_some_and(screened),
                 _ => beyond,
             };
+            // A confirming round leaves the backend undecided while its estimate is beyond the
+            // gate and its interval not wholly beyond it.
+            let again = match k.round {
+                0 => flagged,
+                r => r < confirming_runs(res, &k.backend) && !beyond && ratio.as_ref().is_some_and(screened),
+            };
             AbCheck {
                 backend: k.backend.clone(),
                 variant: k.variant,
@@ -135,6 +151,7 @@ pub fn checks(res: &Results) -> Vec<AbCheck> {
                 change,
                 flagged,
                 failed: false,
+                again,
             }
         })
         .collect();
@@ -156,7 +173,7 @@ pub fn gate_word(c: &AbCheck) -> &'static str {
         (0, true) => "run again",
         (0, false) => "pass",
         (_, true) => "fail",
-        _ if undecided(c) => "run again",
+        _ if c.again => "run again",
         _ => "pass",
     }
 }
@@ -201,7 +218,7 @@ pub fn to_confirm(checks: &[AbCheck]) -> Vec<String> {
     for c in checks.iter().filter(|c| c.round == 0) {
         let again = match confirming(checks, c) {
             None => c.flagged,
-            Some(d) => undecided(d),
+            Some(d) => d.again,
         };
         if again && !out.contains(&c.backend) {
             out.push(c.backend.clone());

@@ -311,7 +311,7 @@ pub fn ab_method(lockstep: bool) -> String {
         false => "the two builds in ABBA order within each repeat, each in its own worker",
     };
     format!(
-        "new/old: per repeat the ratio of median epochs, {order}. run: their geometric mean, 95% Student's t on their logs; runs 1-k: the repeats of the run and of its confirming runs pooled, the Hodges-Lehmann estimate with the exact Wilcoxon signed-rank interval (confidence at least 95%). slower / faster: the interval excludes 1. The gate runs a backend again while the estimate is above +{gate:.0}% and the pooled interval still holds +{gate:.0}% (at most {} confirming runs), and fails it when that interval lies wholly above +{gate:.0}%. detectable: the slowdown the gate fails {:.0}% of the time at this run's spread.",
+        "new/old: per repeat the ratio of median epochs, {order}. run: their geometric mean, 95% Student's t on their logs; runs 1-k: the repeats of the run and of its confirming runs pooled, the Hodges-Lehmann estimate with the exact Wilcoxon signed-rank interval (confidence at least 95%). slower / faster: the interval excludes 1. The gate runs a backend again while the estimate is above +{gate:.0}% and the pooled interval still holds +{gate:.0}% (at most {} confirming runs where the builds take turns, 1 where they alternate whole workers), and fails it when that interval lies wholly above +{gate:.0}%. detectable: the slowdown the gate fails {:.0}% of the time at this run's spread.",
         crate::bench::ab::CONFIRMING_RUNS,
         100.0 * crate::bench::ab::POWER,
         gate = 100.0 * crate::bench::ab::GATE
