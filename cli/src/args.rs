@@ -125,7 +125,7 @@ pub enum Cmd {
         #[arg(long, value_name = "MLCMP")]
         against: Option<PathBuf>,
         /// Timed epochs per worker for these backends in place of the recipe's, e.g.
-        /// pytorch=2,mxnet=2 beside --epochs 6: the real frameworks' epochs are 10-25x longer.
+        /// pytorch=2,mxnet=2 beside --epochs 6: the real frameworks' epochs are many times longer.
         #[arg(long, value_name = "BACKEND=EPOCHS,...")]
         epochs_for: Option<String>,
         /// Test only (the gate's power study): slow these backends of this build by a factor,

@@ -60,8 +60,8 @@ pub fn screened(i: &Interval) -> bool {
 /// How many confirming runs `backend` may get in `res`: [`CONFIRMING_RUNS`] where its two builds'
 /// workers took turns epoch by epoch, one where they alternated whole workers (the real
 /// frameworks, or a baseline build without turns). Whole-worker pairs spread several times wider
-/// (a detectable slowdown of 12-23% for the frameworks in CI), so more looks cannot bound 5% there
-/// and each costs minutes; one keeps a false alarm two in a row.
+/// (results/README.md, the CI A/B step), so more looks cannot bound 5% there and each costs
+/// minutes; one keeps a false alarm two in a row.
 pub fn confirming_runs(res: &Results, backend: &str) -> usize {
     let turns =
         res.bench.as_ref().is_some_and(|b| b.lockstep) && crate::bench::lockstep::can_take_turns(backend);
@@ -169,12 +169,12 @@ pub fn checks(res: &Results) -> Vec<AbCheck> {
 /// when its pooled interval lies beyond the gate, "run again" when still undecided with runs
 /// left; else "pass".
 pub fn gate_word(c: &AbCheck) -> &'static str {
-    match (c.round, c.flagged) {
-        (0, true) => "run again",
-        (0, false) => "pass",
-        (_, true) => "fail",
-        _ if c.again => "run again",
-        _ => "pass",
+    if c.again {
+        "run again"
+    } else if c.round > 0 && c.flagged {
+        "fail"
+    } else {
+        "pass"
     }
 }
 
