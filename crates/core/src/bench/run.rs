@@ -32,7 +32,7 @@ pub struct Plan<'a> {
 }
 
 /// `--epochs-for` (`pytorch=2,mxnet=2`): timed epochs per backend, each one of `names` (the bench's
-/// backends) and at least 1; an error in words otherwise. A backend whose epochs are ten times
+/// backends) and at least 1; an error in words otherwise. A backend whose epochs are many times
 /// longer than the others' can keep the recipe's few while the rest time more.
 ///
 /// ```
