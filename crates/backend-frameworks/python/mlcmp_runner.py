@@ -6,6 +6,7 @@ import json
 import math
 import os
 import resource
+import shutil
 import signal
 import sys
 import time
@@ -41,6 +42,10 @@ def _orphaned():
     """mlcmp died (it asked the kernel to send SIGTERM then): nobody reads this run any more.
     Remove the runner's folder mlcmp made, then end with every process of the group (DataLoader
     workers included)."""
+    # The same death sends SIGTERM again as mlcmp's threads end; this handler must not run again
+    # midway through, over a half-removed folder.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     _remove_folder()
     _end_process(1)
 
@@ -48,7 +53,6 @@ def _orphaned():
 def _remove_folder():
     folder = os.path.dirname(os.path.abspath(sys.argv[0]))
     if os.path.basename(folder).startswith("mlcmp-runner-"):
-        import shutil
         shutil.rmtree(folder, ignore_errors=True)
 
 
