@@ -205,8 +205,8 @@ fn a_sigkilled_compare_leaves_no_runner_and_no_folder() {
     let args = ["compare", "--backends", "pytorch", "--limit", "2000", "--epochs", "3", "--no-save"];
     // Killed once the runner is up (its script in the runner folder), and while it trains. Killed
     // at once, the runner's handler meets mlcmp's threads dying one by one, each death another
-    // SIGTERM: a race (a re-entered handler once left the folder in about 1 run of 15), so tried
-    // several times.
+    // SIGTERM: a race that one kill seldom meets (a re-entered handler once left the folder), so
+    // tried several times.
     let at_once = [Duration::ZERO; 8];
     for after in at_once.into_iter().chain([Duration::from_millis(2500)]) {
         let tmp = tempfile::tempdir().unwrap();
