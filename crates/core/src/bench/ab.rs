@@ -216,11 +216,8 @@ fn confirming<'a>(checks: &'a [AbCheck], c: &AbCheck) -> Option<&'a AbCheck> {
 pub fn to_confirm(checks: &[AbCheck]) -> Vec<String> {
     let mut out: Vec<String> = vec![];
     for c in checks.iter().filter(|c| c.round == 0) {
-        let again = match confirming(checks, c) {
-            None => c.flagged,
-            Some(d) => d.again,
-        };
-        if again && !out.contains(&c.backend) {
+        // The last round decides; round 0's `again` is its screen.
+        if confirming(checks, c).unwrap_or(c).again && !out.contains(&c.backend) {
             out.push(c.backend.clone());
         }
     }
