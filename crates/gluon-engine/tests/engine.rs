@@ -220,6 +220,8 @@ fn transforms_and_transform_first() {
     let floats = NDArray::from_vec(pixels.iter().map(|&p| p as f32 * 0.5).collect(), (n, 28, 28)).unwrap();
     for data in [NDArray::from_u8(pixels.clone(), (n, 28, 28, 1)).unwrap(), floats] {
         let ds = ArrayDataset::new(data, nd::arange(0.0, n as f32, 1.0).unwrap()).unwrap();
+        // A prefetch is a hint: any indices, in range or not, and nothing changes.
+        ds.prefetch(&[0, n - 1, n, usize::MAX]);
         let (xb, yb) = ds.get_batch(&idx).unwrap();
         assert_eq!(xb.shape()[0], idx.len());
         assert_eq!(yb.to_vec().unwrap(), idx.iter().map(|&i| i as f32).collect::<Vec<_>>());
@@ -242,6 +244,24 @@ fn transforms_and_transform_first() {
     for (a, b) in fused.to_vec().unwrap().iter().zip(stepwise.to_vec().unwrap()) {
         assert!((a - b).abs() < 1e-5, "{a} vs {b}");
     }
+    // One channel (MNIST's case), a batch large enough to split across threads, every pixel
+    // value: bit for bit MXNet's f32 steps, (p / 255 - mean) / std, for one Normalize (computed
+    // on vectors) and for two in a row (a table).
+    let pixels: Vec<u8> = (0..300 * 28 * 28).map(|i| (i * 7 % 256) as u8).collect();
+    let mnist = NDArray::from_u8(pixels.clone(), (300, 28, 28, 1)).unwrap();
+    let one =
+        Compose::new(vec![Box::new(ToTensor), Box::new(Normalize::new(0.13, 0.31))]).apply(&mnist).unwrap();
+    let want: Vec<f32> = pixels.iter().map(|&p| (p as f32 / 255.0 - 0.13) / 0.31).collect();
+    assert_eq!(one.to_vec().unwrap(), want);
+    let two = Compose::new(vec![
+        Box::new(ToTensor),
+        Box::new(Normalize::new(0.13, 0.31)),
+        Box::new(Normalize::new(-1.0, 2.0)),
+    ])
+    .apply(&mnist)
+    .unwrap();
+    let want: Vec<f32> = want.iter().map(|&v| (v - -1.0) / 2.0).collect();
+    assert_eq!(two.to_vec().unwrap(), want);
     // A batch of several samples of a larger image: every sample and channel in place.
     let big = NDArray::from_u8((0..5 * 90 * 80 * 3).map(|i| (i * 37 % 256) as u8).collect(), (5, 90, 80, 3))
         .unwrap();

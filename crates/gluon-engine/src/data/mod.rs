@@ -46,6 +46,13 @@ pub trait Dataset: Send + Sync {
         Ok((nd::stack(&x)?, nd::stack(&y)?))
     }
 
+    /// Start bringing samples `idx` into the CPU's caches (a hint: nothing is read or checked). The
+    /// loader calls it for the next batch while the current one trains; datasets holding whole
+    /// arrays override it.
+    fn prefetch(&self, idx: &[usize]) {
+        let _ = idx;
+    }
+
     /// `dataset.transform_first(t)`: apply `t` to the data of each sample, not to its label.
     fn transform_first<T: Transform>(self, t: T) -> TransformFirst<Self, T>
     where
@@ -122,6 +129,17 @@ impl Dataset for ArrayDataset {
         };
         Ok((NDArray::from_tensor(gather(&self.data)?), NDArray::from_tensor(gather(&self.label)?)))
     }
+
+    fn prefetch(&self, idx: &[usize]) {
+        use crate::kernels::elementwise::prefetch_rows;
+        for t in [&self.data, &self.label] {
+            match t.dtype() {
+                DType::U8 => prefetch_rows::<u8>(t, idx),
+                DType::F32 => prefetch_rows::<f32>(t, idx),
+                _ => {}
+            }
+        }
+    }
 }
 
 /// The dataset returned by [`Dataset::transform_first`].
@@ -148,6 +166,10 @@ impl<D: Dataset, T: Transform> Dataset for TransformFirst<D, T> {
         let samples = idx.iter().map(|&i| self.get(i)).collect::<Result<Vec<_>>>()?;
         let (x, y): (Vec<_>, Vec<_>) = samples.into_iter().unzip();
         Ok((nd::stack(&x)?, nd::stack(&y)?))
+    }
+
+    fn prefetch(&self, idx: &[usize]) {
+        self.inner.prefetch(idx);
     }
 }
 
@@ -294,7 +316,15 @@ impl<D: Dataset> Iterator for Batches<D> {
 
     fn next(&mut self) -> Option<Result<Sample>> {
         match self {
-            Batches::Inline { dataset, batches } => batches.next().map(|b| dataset.get_batch(&b)),
+            Batches::Inline { dataset, batches } => {
+                let batch = batches.next().map(|b| dataset.get_batch(&b));
+                // The next batch's rows are scattered over the dataset and cold: start loading
+                // them now, so they arrive while this batch trains.
+                if let Some(next) = batches.as_slice().first() {
+                    dataset.prefetch(next);
+                }
+                batch
+            }
             Batches::Workers { receivers, next, remaining } => {
                 if *remaining == 0 {
                     return None;

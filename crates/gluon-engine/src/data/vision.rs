@@ -87,6 +87,20 @@ pub mod transforms {
         let out = crate::kernels::storage::with_u8(&t, |px| {
             crate::kernels::elementwise::fill_split(px.len(), sample, |start, dst| {
                 let src = &px[start..start + dst.len()];
+                if let [(m, s)] = chain.iter().map(|c| c[..].to_vec()).collect::<Vec<_>>().concat()[..] {
+                    // One channel and one Normalize (MNIST's case): the same f32 steps as the
+                    // table, so the same bits, computed on whole vectors, which beats a lookup
+                    // per pixel.
+                    crate::kernels::simd::widest(
+                        #[inline(always)]
+                        || {
+                            for (d, &p) in dst.iter_mut().zip(src) {
+                                d.write((p as f32 / 255.0 - m) / s);
+                            }
+                        },
+                    );
+                    return;
+                }
                 if let [lut] = &luts[..] {
                     // One channel: HWC and CHW are the same order.
                     for (d, &p) in dst.iter_mut().zip(src) {

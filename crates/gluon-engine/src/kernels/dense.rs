@@ -40,6 +40,14 @@ pub(crate) fn activate(a: Act, v: &mut [f32]) {
     )
 }
 
+/// `v = e^v` elementwise with [`exp`], on the widest vectors the CPU has.
+pub(crate) fn exp_in_place(v: &mut [f32]) {
+    widest(
+        #[inline(always)]
+        || v.iter_mut().for_each(|x| *x = exp(*x)),
+    )
+}
+
 /// `e^x` in f32 within 2 ulp (Cephes' `expf`: x = n ln2 + r, a degree-6 polynomial in r, times
 /// 2^n), written with float arithmetic only, so a loop of it vectorises: libm's `expf` is a call,
 /// and a float-to-int cast (`as i32`, which saturates) compiles to scalar code. LeNet's sigmoids

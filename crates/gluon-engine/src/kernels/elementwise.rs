@@ -71,6 +71,37 @@ pub(crate) fn gather_rows<T: candle_core::WithDType>(t: &Tensor, idx: &[usize]) 
     Ok(Tensor::from_vec(out, shape, &super::storage::DEV)?)
 }
 
+/// Ask the CPU to bring rows `idx` of `t` towards its caches, without waiting for them: the
+/// loader does this for the next batch, so that batch's scattered rows arrive while the current
+/// one trains instead of stalling its gather. Indices out of range are skipped (the gather itself
+/// reports them); on a CPU without a prefetch instruction this does nothing.
+pub(crate) fn prefetch_rows<T: candle_core::WithDType>(t: &Tensor, idx: &[usize]) {
+    let dims = t.dims();
+    let (rows, row) = (dims.first().copied().unwrap_or(0), dims.iter().skip(1).product::<usize>());
+    let _ = with_slice(t, |src: &[T]| {
+        let bytes = row * std::mem::size_of::<T>();
+        for &i in idx.iter().filter(|&&i| i < rows) {
+            let start = src[i * row..].as_ptr().cast::<u8>();
+            for offset in (0..bytes).step_by(64) {
+                // SAFETY: `offset` is inside row `i`, which lies inside `src`.
+                prefetch(unsafe { start.add(offset) });
+            }
+        }
+    });
+}
+
+/// A hint to load the cache line at `p`; it never faults and changes no value.
+#[inline(always)]
+fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it reads nothing the program sees and cannot fault.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// `dst = dst * keep + scale * (pre * src)`, in place, elementwise.
 struct Axpby {
     keep: f32,

@@ -7,7 +7,7 @@ use super::op::{reduced_shape, sum_keepdim, CustomOp, Op};
 use super::tape::record;
 use crate::error::{bail, Result};
 use crate::kernels::conv::{Conv, Pool, PoolKind, Window};
-use crate::kernels::dense::{Act, Dense};
+use crate::kernels::dense::{exp_in_place, Act, Dense};
 use crate::kernels::gemm::matmul;
 use crate::kernels::storage::{tensor, with_f32};
 use candle_core::shape::ShapeWithOneHole;
@@ -408,25 +408,27 @@ pub fn softmax_cross_entropy(pred: &NDArray, label: &NDArray) -> Result<NDArray>
         ))
     })?;
     let label = to_labels(label, rows, c, "SoftmaxCrossEntropyLoss")?;
-    // One pass per row: the stable log-sum-exp gives the loss, and the probabilities are kept for
-    // the backward.
+    // The stable log-sum-exp per row gives the loss, and the probabilities are kept for the
+    // backward. MXNet's log_softmax, (x - max) - log(sum), and its backward's exp of it: the same
+    // f32 steps as MXNet's SoftmaxCrossEntropyLoss, with the exponentials taken over the whole
+    // batch at once (vectorised; a row of 10 classes is too short for that).
     let (loss, prob) = with_f32(&t, |v| {
-        let mut prob = vec![0f32; rows * c];
-        let loss: Vec<f32> = (0..rows)
-            .map(|r| {
-                let (row, p) = (&v[r * c..(r + 1) * c], &mut prob[r * c..(r + 1) * c]);
+        let mut shifted: Vec<f32> = v
+            .chunks(c)
+            .flat_map(|row| {
                 let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-                let sum: f32 = row.iter().map(|&x| (x - m).exp()).sum();
-                // MXNet's log_softmax, (x - max) - log(sum), and its backward's exp of it: the
-                // same f32 rounding as MXNet's SoftmaxCrossEntropyLoss.
-                let lse = sum.ln();
-                for (pi, &x) in p.iter_mut().zip(row) {
-                    *pi = ((x - m) - lse).exp();
-                }
-                -((row[label[r] as usize] - m) - lse)
+                row.iter().map(move |&x| x - m)
             })
             .collect();
-        (loss, prob)
+        let mut e = shifted.clone();
+        exp_in_place(&mut e);
+        let lse: Vec<f32> = e.chunks(c).map(|row| row.iter().sum::<f32>().ln()).collect();
+        let loss: Vec<f32> = (0..rows).map(|r| -(shifted[r * c + label[r] as usize] - lse[r])).collect();
+        for (row, &l) in shifted.chunks_mut(c).zip(&lse) {
+            row.iter_mut().for_each(|x| *x -= l);
+        }
+        exp_in_place(&mut shifted);
+        (loss, shifted)
     })?;
     let prob = tensor(prob, &[rows, c])?;
     Ok(record(Op::SoftmaxCrossEntropy { prob, label }, &[pred], Tensor::from_vec(loss, rows, &DEV)?))
