@@ -1,8 +1,10 @@
-//! Matrix products on f32 slices: gemm's kernel on row or column blocks spread over the engine's
-//! threads. (candle hands the whole product to gemm, which keeps a 128x784x256 product on one core.)
-//! gemm is built with its `x86-v4` feature: on a CPU with AVX-512 it picks 512-bit kernels at run
-//! time (else its AVX2/FMA ones). Without it the engine's products run on 256-bit kernels on a
-//! CPU whose libtorch uses 512-bit ones, and the comparison with torch measures that instead.
+//! Matrix products on f32 slices: each a single-threaded kernel call on row or column blocks
+//! spread over the engine's threads. (candle hands the whole product to gemm, which keeps a
+//! 128x784x256 product on one core.) The kernels: private-gemm-x86's on x86-64 with AVX2 or
+//! AVX-512 for blocks of [`PRIVATE_GEMM_MIN_ROWS`] rows or more, gemm's otherwise. gemm is built
+//! with its `x86-v4` feature: on a CPU with AVX-512 it picks 512-bit kernels at run time (else its
+//! AVX2/FMA ones); without it the engine's small products would run on 256-bit kernels on a CPU
+//! whose libtorch uses 512-bit ones, and the comparison with torch would measure that instead.
 
 use super::storage::{tensor, with_f32};
 use super::threads::{for_each_part, num_threads};
@@ -163,10 +165,10 @@ unsafe fn gemm_ptr(dst: *mut f32, a: Mat, b: Mat, accumulate: bool, split: bool)
 }
 
 /// Products of at least this many rows (of dst) run on private-gemm-x86's kernels, smaller ones on
-/// gemm's. On one core of the AMD EPYC, over the MLP's and LeNet's product shapes, private-gemm-x86
-/// was 1-24% faster at 64 rows and more (x . W^T of the MLP: 110 against 102 GFLOP/s) and up to 45%
-/// slower on some products of 6 to 32 rows (a convolution's per-sample products); a LeNet epoch
-/// with every product on it took 12% longer.
+/// gemm's. Over the MLP's and LeNet's product shapes on one core, private-gemm-x86 was faster on
+/// every one of 64 rows or more and slower on several of 6 to 32 rows (a convolution's per-sample
+/// products), enough that a LeNet epoch with every product on it took longer (`mlcmp bench
+/// --against` an older build measures either; results/README.md has the figures).
 const PRIVATE_GEMM_MIN_ROWS: usize = 64;
 
 /// `dst (+)= a . b` on this thread for an m x k `a` and a k x n `b` given as (pointer, row stride,
