@@ -84,10 +84,18 @@ pub mod transforms {
         // Written in order (sample, channel, pixel), straight into the new buffer (no zero-fill),
         // whole samples per thread: a batch's pass is memory-bound and its source rows cold.
         let sample = h * w * c;
+        // One channel with one Normalize: its (mean, std).
+        let single = match chain {
+            [steps] => match steps[..] {
+                [ms] => Some(ms),
+                _ => None,
+            },
+            _ => None,
+        };
         let out = crate::kernels::storage::with_u8(&t, |px| {
             crate::kernels::elementwise::fill_split(px.len(), sample, |start, dst| {
                 let src = &px[start..start + dst.len()];
-                if let [(m, s)] = chain.iter().map(|c| c[..].to_vec()).collect::<Vec<_>>().concat()[..] {
+                if let Some((m, s)) = single {
                     // One channel and one Normalize (MNIST's case): the same f32 steps as the
                     // table, so the same bits, computed on whole vectors, which beats a lookup
                     // per pixel.
